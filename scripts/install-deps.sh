@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every package strongroom needs to build, test, fuzz and benchmark on Debian 12.
+# Idempotent: apt-get skips what is already installed. Run as root or with sudo available.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build ccache pkg-config
+  clang-14 libclang-rt-14-dev clang-tidy-14 clang-format-14
+  # libraries
+  libssl-dev libexpected-dev libargon2-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev zlib1g-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-cryptography
+  age time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
