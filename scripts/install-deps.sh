@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-cryptography
+  python3 python3-cryptography python3-argon2
   age time
 )
 

@@ -30,11 +30,12 @@ Result<SecretBytes> Derive(int mode, ByteView key, ByteView salt, ByteView info,
     return Internal("HKDF context allocation failed");
   }
   char digest[] = "SHA512";
-  // OpenSSL rejects a zero-length key param; RFC 5869 allows empty IKM, which
-  // HMAC treats like a block of zeros, so pass one zero byte in that case.
+  // RFC 5869 allows empty IKM. IKM is the HMAC *message* of Extract, so it
+  // must stay zero-length (a zero byte would change the PRK); OpenSSL only
+  // needs a non-null pointer for the empty key param.
   static const uint8_t kZero = 0;
   const uint8_t* key_ptr = key.empty() ? &kZero : key.data();
-  size_t key_len = key.empty() ? 1 : key.size();
+  size_t key_len = key.size();
   OSSL_PARAM params[6];
   size_t n = 0;
   params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Random access to an object's plaintext: FORMAT.md §8, "A random-access
+// read". Decrypts only the chunks a byte range touches.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/io.h"
+#include "base/result.h"
+#include "crypto/secret_bytes.h"
+#include "format/cobblestone.h"
+#include "format/manifest.h"
+
+namespace strongroom::format {
+
+// Reads plaintext ranges of one object whose streams are concatenated in
+// `source` in manifest order. The manifest must already be verified
+// (OpenManifest); stream headers are not fetched: salts and commitments come
+// from the manifest and each stream's derived commitment is compared with it.
+// Not thread-safe; `source` must outlive the reader.
+class ObjectRangeReader {
+ public:
+  // kDataLoss if source.size() differs from the manifest's blob size.
+  static Result<std::unique_ptr<ObjectRangeReader>> Create(ByteView dek, Manifest manifest,
+                                                           RandomAccessSource& source);
+
+  uint64_t plaintext_size() const { return plaintext_size_; }
+
+  // Fills `out` with the plaintext at [offset, offset + out.size()).
+  // kOutOfRange past the end; kDataLoss if any touched chunk fails.
+  Result<void> ReadAt(uint64_t offset, MutableByteView out);
+
+ private:
+  struct Stream {
+    uint64_t plaintext_begin;  // offset of its first byte in the object
+    uint64_t blob_offset;      // offset of its prefix in `source`
+    std::unique_ptr<CobblestoneRandomAccessReader> reader;  // created on first use
+  };
+  ObjectRangeReader(RandomAccessSource& source) : source_(source) {}
+  Result<CobblestoneRandomAccessReader*> ReaderFor(size_t index);
+
+  RandomAccessSource& source_;
+  crypto::SecretBytes dek_;
+  Manifest manifest_;
+  std::vector<Stream> streams_;
+  uint64_t plaintext_size_ = 0;
+};
+
+}  // namespace strongroom::format
