@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -140,6 +141,9 @@ Result<void> Write(const Args& args) {
       {"manifest", HexEncode(sealed_manifest)}, {"kek", kek_hex},
       {"plaintext_size", plaintext.size()},     {"plaintext_sha256", HexEncode(digest)},
   };
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return InvalidArgument("cannot create " + out_dir + ": " + ec.message());
   STRONGROOM_RETURN_IF_ERROR(WriteAll(out_dir + "/blob.bin", blob.bytes()));
   std::string text = json.dump(2);
   return WriteAll(out_dir + "/case.json", AsBytes(text));
