@@ -308,6 +308,11 @@ Result<std::unique_ptr<CobblestoneRandomAccessReader>> CobblestoneRandomAccessRe
     uint64_t message_size) {
   STRONGROOM_RETURN_IF_ERROR(CheckKeySize(input_key));
   STRONGROOM_ASSIGN_OR_RETURN(uint64_t plaintext_size, PlaintextSizeOfMessage(message_size));
+  // A claimed length past the blob is a bad length (kDataLoss), also when
+  // not even the header fits (the source would say kOutOfRange).
+  if (offset + message_size < offset || offset + message_size > source.size()) {
+    return DataLoss("message extends past the end of its blob");
+  }
   uint8_t header[kCobblestoneHeaderSize];
   STRONGROOM_RETURN_IF_ERROR(source.ReadAt(offset, header));
   Salt salt;

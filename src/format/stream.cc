@@ -141,7 +141,9 @@ Result<size_t> StreamReader::ReadUnsticky(MutableByteView out) {
     if (decryptor_->plaintext_read() > expected_->plaintext_size) {
       return DataLoss("stream is longer than its manifest says");
     }
-    if (n == 0 && decryptor_->plaintext_read() != expected_->plaintext_size) {
+    // n == 0 is the end only when there was room for a byte; an empty
+    // buffer says nothing about the stream's length.
+    if (n == 0 && !out.empty() && decryptor_->plaintext_read() != expected_->plaintext_size) {
       return DataLoss("stream is shorter than its manifest says");
     }
   }
