@@ -166,6 +166,104 @@ def _py_file_cmd(python, pipe=False):
     return cmd
 
 
+# Crafted cases, built with the Python reference's primitives in a subprocess (so this driver
+# itself needs only the standard library). Each breaks exactly one rule while everything the rule
+# does not cover stays valid (correct manifest tag, correct DEK wrap), so a reader can only pass
+# the test by enforcing that rule. A few valid edge cases are included as controls.
+CRAFT_SCRIPT = r"""
+import hashlib, hmac, json, os, struct, sys
+import strongroom_format as sf
+
+out = sys.argv[1]
+KEK = bytes(range(32))
+BUCKET, KEY = "crafted", "obj"
+index = {}
+
+def raw_manifest(dek, oid, entries, total=None, binding=None, flags=0, version=1, suite=1, n=None,
+                 stored_oid=None, extra=b""):
+    if total is None:
+        total = sum(e.plaintext_length for e in entries)
+    if binding is None:
+        binding = sf.encode_binding(BUCKET, KEY)
+    body = (b"SRMF" + bytes([version, suite]) + struct.pack(">H", flags) + (stored_oid or oid)
+            + struct.pack(">Q", total) + struct.pack(">I", len(entries) if n is None else n)
+            + b"".join(e.encode() for e in entries) + struct.pack(">H", len(binding)) + binding)
+    return body + hmac.new(sf.manifest_key(dek, oid), body, hashlib.sha256).digest() + extra
+
+def raw_envelope(dek, oid, scheme=2, version=1, reserved=0, pid=b"local", kid=b"k", trailing=b""):
+    header = (b"SRWK" + bytes([version, scheme]) + struct.pack(">H", reserved) + bytes([len(pid)]) + pid
+              + struct.pack(">H", len(kid)) + kid)
+    salt = bytes(range(1, 33))
+    kw = sf.hkdf_sha512(KEK, salt, b"strongroom/v1/dek-wrap\x00" + bytes([scheme]), 32)
+    aad = b"strongroom/v1/dek-binding\x00" + header + oid + sf.encode_binding(BUCKET, KEY)
+    wrapped = sf.AESGCM(kw).encrypt(bytes(12), dek, aad)
+    return header + salt + struct.pack(">H", len(wrapped)) + wrapped + trailing
+
+def case(name, expect, streams, manifest, envelope, oid, total):
+    d = os.path.join(out, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "blob.bin"), "wb") as f:
+        f.write(b"".join(streams))
+    with open(os.path.join(d, "case.json"), "w") as f:
+        json.dump({"object_id": oid.hex(), "bucket": BUCKET, "object_key": KEY, "envelope": envelope.hex(),
+                   "manifest": manifest.hex(), "kek": KEK.hex(), "plaintext_size": total,
+                   "plaintext_sha256": ""}, f)
+    index[name] = expect
+
+def build(name, expect, parts, **mkw):
+    dek = hashlib.sha256(name.encode()).digest()
+    oid = hashlib.sha256(b"oid" + name.encode()).digest()[:16]
+    env_kw = mkw.pop("env", {})
+    streams, entries = [], []
+    for part, size in parts:
+        data, e = sf.encrypt_stream(dek, oid, part, bytes([part % 256]) * size)
+        streams.append(data)
+        entries.append(e)
+    entries = mkw.pop("entries_fn", lambda es: es)(entries)
+    streams = mkw.pop("streams_fn", lambda ss: ss)(streams)
+    man = raw_manifest(dek, oid, entries, **mkw)
+    case(name, expect, streams, man, raw_envelope(dek, oid, **env_kw), oid, sum(s for _, s in parts))
+
+build("control_valid_single", "accept", [(0, 5)])
+build("control_valid_one_part_numbered_5", "accept", [(5, 20000)])
+build("control_valid_empty_middle_part", "accept", [(1, 3), (2, 0), (3, 16384)])
+build("control_valid_part_10000", "accept", [(9999, 1), (10000, 1)])
+build("manifest_flags_nonzero", "reject", [(0, 5)], flags=1)
+build("manifest_version_2", "reject", [(0, 5)], version=2)
+build("manifest_suite_0", "reject", [(0, 5)], suite=0)
+build("manifest_suite_2", "reject", [(0, 5)], suite=2)
+build("manifest_parts_decreasing", "reject", [(2, 5), (1, 5)])
+build("manifest_parts_duplicate", "reject", [(3, 5), (3, 5)])
+build("manifest_part0_with_parts", "reject", [(0, 5), (1, 5)])
+build("manifest_two_part0", "reject", [(0, 5), (0, 5)])
+build("manifest_part_10001", "reject", [(10001 - 1, 5)],
+      entries_fn=lambda es: [sf.ManifestEntry(10001, e.plaintext_length, e.salt, e.commitment) for e in es])
+build("manifest_total_mismatch", "reject", [(1, 5), (2, 5)], total=11)
+build("manifest_zero_entries", "reject", [], )
+build("manifest_byte_after_tag", "reject", [(0, 5)], extra=b"\x00")
+build("manifest_binding_other_key", "reject", [(0, 5)], binding=sf.encode_binding(BUCKET, KEY + "2"))
+build("manifest_binding_trailing_byte", "reject", [(0, 5)], binding=sf.encode_binding(BUCKET, KEY) + b"\x00")
+build("manifest_binding_swapped_fields", "reject", [(0, 5)], binding=sf.encode_binding(KEY, BUCKET))
+build("manifest_stored_object_id_differs", "reject", [(0, 5)], stored_oid=bytes(16))
+build("manifest_entry_salt_of_other_attempt", "reject", [(1, 100), (2, 100)],
+      entries_fn=lambda es: [es[0], sf.ManifestEntry(2, 100, bytes(24), es[1].commitment)])
+build("manifest_entry_length_off_by_one", "reject", [(1, 100), (2, 100)],
+      entries_fn=lambda es: [es[0], sf.ManifestEntry(2, 101, es[1].salt, es[1].commitment)], total=201)
+build("stream_attempt_swap", "reject", [(1, 100), (2, 100)],
+      streams_fn=lambda ss: [ss[0], sf.encrypt_stream(hashlib.sha256(b"stream_attempt_swap").digest(),
+                                                      hashlib.sha256(b"oidstream_attempt_swap").digest()[:16],
+                                                      2, bytes([2]) * 100)[0]])
+build("streams_reordered", "reject", [(1, 100), (2, 100)], streams_fn=lambda ss: [ss[1], ss[0]])
+build("envelope_reserved_nonzero", "reject", [(0, 5)], env={"reserved": 1})
+build("envelope_version_2", "reject", [(0, 5)], env={"version": 2})
+build("envelope_scheme_4", "reject", [(0, 5)], env={"scheme": 4})
+build("envelope_scheme_0", "reject", [(0, 5)], env={"scheme": 0})
+build("envelope_trailing_byte", "reject", [(0, 5)], env={"trailing": b"\x00"})
+build("control_valid_scheme_3", "accept", [(0, 5)], env={"scheme": 3})
+with open(os.path.join(out, "index.json"), "w") as f:
+    json.dump(index, f)
+"""
+
 OBJECT_CASES = [
     # name, parts spec, plaintext size, extra write options
     ("single_0", "single", 0, {}),
@@ -255,6 +353,8 @@ class InteropTest(unittest.TestCase):
             argv += ["--provider-id", opts["provider_id"]]
         if "key_id" in opts:
             argv += ["--key-id", opts["key_id"]]
+        # The contract does not say whether `write` creates DIR; the C++ tool expects it to exist.
+        os.makedirs(case_dir, exist_ok=True)
         r = _run(argv)
         self.assert_ok(r, f"{side} write")
         return bucket, key
@@ -538,6 +638,28 @@ class InteropTest(unittest.TestCase):
                 bad_path = self.write_bytes("pipe-bad.srfl", bad)
                 self.assert_rejected(_run([cli, "decrypt", "--key-file", key, "-o", out, "-"], stdin_path=bad_path),
                                      out, f"C++ stdin decrypt of Python-written file with {what}", error_prefix="")
+
+    def test_crafted_rule_violations(self):
+        """Cases that break exactly one §5/§6/§8 rule behind a valid MAC/wrap: both readers must
+        reject them; controls (valid edge cases) must be accepted by both."""
+        d = self.path("crafted")
+        os.makedirs(d)
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(PYREF), os.environ.get("PYTHONPATH")]))}
+        self.assert_ok(_run([self.python, "-c", CRAFT_SCRIPT, d], env), "crafting cases")
+        with open(os.path.join(d, "index.json")) as f:
+            index = json.load(f)
+        self.assertGreater(len(index), 20)
+        for name, expect in sorted(index.items()):
+            for side in (self.cpp, self.py):
+                with self.subTest(case=name, reader=side.name):
+                    out = self.path("crafted.out")
+                    # ranges only for the controls, so a reject is never caused by a bad range
+                    r = self.obj_read(side, os.path.join(d, name), out, [(0, 1)] if expect == "accept" else [])
+                    if expect == "accept":
+                        self.assert_ok(r, f"{side} read of crafted valid case {name}")
+                        os.unlink(out)
+                    else:
+                        self.assert_rejected(r, out, f"{side} read of crafted case {name}")
 
     def test_file_passphrase_default_argon2(self):
         # The real default costs (t=3, m=64 MiB, p=4), once in each direction.
