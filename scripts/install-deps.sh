@@ -9,11 +9,13 @@ packages=(
   clang-14 libclang-rt-14-dev clang-tidy-14 clang-format-14
   # libraries
   libssl-dev libexpected-dev libargon2-dev libcli11-dev libfmt-dev
-  nlohmann-json3-dev zlib1g-dev
+  nlohmann-json3-dev zlib1g-dev libboost1.81-dev libsqlite3-dev libpugixml-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography python3-argon2
-  age time
+  age time curl wrk
+  # real S3 clients for the server tests
+  awscli python3-boto3 s3cmd rclone golang-go golang-github-minio-minio-go-v7-dev
 )
 
 missing=()

@@ -17,10 +17,24 @@ SRC = ROOT / "src"
 ALLOWED = {
     "base": set(),
     "crypto": {"base"},
+    "http": {"base"},
     "format": {"crypto", "base"},
-    "testing": {"base", "crypto", "format"},
-    "cli": {"base", "crypto", "format"},
+    "storage": {"base"},
+    "catalog": {"base"},
+    "aws": {"crypto", "base"},
+    "keys": {"crypto", "base"},
+    "objects": {"format", "keys", "storage", "catalog", "aws", "crypto", "base"},
+    "s3": {"objects", "aws", "http", "keys", "catalog", "crypto", "base"},
+    "testing": {"base", "crypto", "format", "storage", "catalog"},
+    # composition roots
+    "server": {"s3", "objects", "http", "keys", "catalog", "storage", "aws", "format", "crypto",
+               "base"},
+    "cli": {"server", "format", "crypto", "base"},
 }
+
+# Implementation subfolders only composition roots may include.
+IMPLEMENTATIONS = ("keys/local/", "storage/local/", "storage/memory/", "catalog/sqlite/")
+ROOTS = {"server", "cli"}
 
 # header prefix -> the only modules that may include it
 THIRD_PARTY = {
@@ -29,6 +43,8 @@ THIRD_PARTY = {
     "sqlite3.h": {"catalog"},
     "boost/": {"http"},
     "CLI/": {"cli"},
+    "pugixml": {"s3"},
+    "toml++/": {"server"},
     "zlib.h": {"testing"},
     "gtest/": {"testing", "*test"},
     "gmock/": {"testing", "*test"},
@@ -63,6 +79,10 @@ def main() -> int:
                     continue
                 if dep not in ALLOWED.get(module, set()):
                     problems.append(f"{rel}:{lineno}: {module}/ may not include {target}")
+                elif (target.startswith(IMPLEMENTATIONS) and module not in ROOTS
+                      and not is_test and not str(rel).startswith(target.rsplit("/", 2)[0])):
+                    problems.append(f"{rel}:{lineno}: only server/ and cli/ include "
+                                    f"implementations ({target})")
             else:
                 for prefix, owners in THIRD_PARTY.items():
                     if target.startswith(prefix):

@@ -31,7 +31,8 @@ Error Error::WithContext(std::string_view context) const {
   std::string message(context);
   message += ": ";
   message += message_;
-  return Error(code_, std::move(message));
+  Error out(code_, std::move(message));
+  return reason_.empty() ? out : out.WithReason(reason_);
 }
 
 #define STRONGROOM_DEFINE_ERROR_CTOR(name, code)              \

@@ -42,9 +42,20 @@ class Error {
   // Returns a copy whose message is "`context`: <message>".
   Error WithContext(std::string_view context) const;
 
+  // An optional machine-readable reason naming the exact protocol error
+  // (for S3, the error Code such as "SignatureDoesNotMatch"). The edge that
+  // speaks the protocol maps it; everyone else ignores it.
+  const std::string& reason() const { return reason_; }
+  Error WithReason(std::string reason) const {
+    Error copy = *this;
+    copy.reason_ = std::move(reason);
+    return copy;
+  }
+
  private:
   ErrorCode code_;
   std::string message_;
+  std::string reason_;
 };
 
 // Constructors that convert to any Result<T>:  return NotFound("no blob 'x'");

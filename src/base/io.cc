@@ -34,4 +34,36 @@ Result<void> ByteViewRandomAccessSource::ReadAt(uint64_t offset, MutableByteView
   return Ok();
 }
 
+ConcatenatedSource::ConcatenatedSource(std::vector<std::unique_ptr<RandomAccessSource>> parts)
+    : parts_(std::move(parts)) {
+  for (const auto& part : parts_) {
+    starts_.push_back(size_);
+    size_ += part->size();
+  }
+}
+
+Result<void> ConcatenatedSource::ReadAt(uint64_t offset, MutableByteView out) {
+  if (offset > size_ || out.size() > size_ - offset) {
+    return OutOfRange("read past the end of the concatenated source");
+  }
+  size_t done = 0;
+  // The last part starting at or before `offset`.
+  size_t index = static_cast<size_t>(
+      std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin());
+  index = index == 0 ? 0 : index - 1;
+  while (done < out.size()) {
+    uint64_t within = offset + done - starts_[index];
+    uint64_t available = parts_[index]->size() - within;
+    if (available == 0) {
+      ++index;
+      continue;
+    }
+    size_t take = static_cast<size_t>(std::min<uint64_t>(available, out.size() - done));
+    STRONGROOM_RETURN_IF_ERROR(parts_[index]->ReadAt(within, out.subspan(done, take)));
+    done += take;
+    ++index;
+  }
+  return Ok();
+}
+
 }  // namespace strongroom

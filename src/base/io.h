@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -35,6 +37,20 @@ class RandomAccessSource {
   // Reads exactly out.size() bytes at `offset`. kOutOfRange if the range
   // extends past size(). May block.
   virtual Result<void> ReadAt(uint64_t offset, MutableByteView out) = 0;
+};
+
+// Presents several sources as one, back to back. ReadAt may span sources.
+// Thread-compatible as its parts are.
+class ConcatenatedSource : public RandomAccessSource {
+ public:
+  explicit ConcatenatedSource(std::vector<std::unique_ptr<RandomAccessSource>> parts);
+  uint64_t size() const override { return size_; }
+  Result<void> ReadAt(uint64_t offset, MutableByteView out) override;
+
+ private:
+  std::vector<std::unique_ptr<RandomAccessSource>> parts_;
+  std::vector<uint64_t> starts_;  // offset of each part
+  uint64_t size_ = 0;
 };
 
 // Reads from `source` until `out` is full or the source ends; returns the

@@ -4,10 +4,12 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/file_commands.h"
+#include "server/commands.h"
 
 namespace {
 
@@ -26,6 +28,67 @@ void AddKeyOptions(CLI::App& command, strongroom::cli::FileCommandOptions& optio
                                   "A file holding the passphrase (one trailing newline ignored)");
   key->excludes(pass);
   command.add_flag("-f,--force", options.force, "Overwrite the output file if it exists");
+}
+
+// Server settings: a --config TOML file first, then flags on top.
+struct SettingsFlags {
+  std::string config;
+  strongroom::server::ServerSettings flags;
+  std::vector<std::string> given;  // names of flags given on the command line
+};
+
+void AddDirectoryOptions(CLI::App& command, SettingsFlags& s) {
+  command.add_option("--config", s.config, "TOML file with defaults for every option below");
+  command.add_option("--data-dir", s.flags.data_dir, "Directory for blobs and the catalog")
+      ->capture_default_str();
+  command.add_option("--key-dir", s.flags.key_dir,
+                     "Directory for the root key (keep it off the data disk)")
+      ->capture_default_str();
+}
+
+void AddServeOptions(CLI::App& command, SettingsFlags& s) {
+  AddDirectoryOptions(command, s);
+  command.add_option("--listen", s.flags.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  command.add_option("--tls-cert", s.flags.tls_cert, "PEM certificate; serve HTTPS (see dev-cert)");
+  command.add_option("--tls-key", s.flags.tls_key, "PEM private key for --tls-cert");
+  command.add_option("--region", s.flags.region, "Region name clients sign for")
+      ->capture_default_str();
+  command.add_option("--domain", s.flags.domain,
+                     "Base domain for virtual-hosted-style requests (BUCKET.DOMAIN)");
+  command.add_option("--access-log", s.flags.access_log,
+                     "JSON-lines access log file ('-' is stdout; default DATA_DIR/access.log)");
+  command.add_option("--max-connections", s.flags.max_connections, "Concurrent connections")
+      ->capture_default_str();
+  command.add_option("--worker-threads", s.flags.worker_threads,
+                     "Request handler threads (0: automatic)")
+      ->capture_default_str();
+}
+
+// Config file values, overridden by every flag that was given.
+strongroom::Result<strongroom::server::ServerSettings> Resolve(CLI::App& command,
+                                                               const SettingsFlags& s) {
+  strongroom::server::ServerSettings settings;
+  if (!s.config.empty()) {
+    STRONGROOM_RETURN_IF_ERROR(strongroom::server::LoadConfigFile(s.config, settings));
+  }
+  auto given = [&](const char* name) { return command.count(name) > 0; };
+  if (given("--data-dir")) settings.data_dir = s.flags.data_dir;
+  if (given("--key-dir")) settings.key_dir = s.flags.key_dir;
+  if (command.get_option_no_throw("--listen") != nullptr) {
+    if (given("--listen")) settings.listen = s.flags.listen;
+    if (given("--tls-cert")) settings.tls_cert = s.flags.tls_cert;
+    if (given("--tls-key")) settings.tls_key = s.flags.tls_key;
+    if (given("--region")) settings.region = s.flags.region;
+    if (given("--domain")) settings.domain = s.flags.domain;
+    if (given("--access-log")) settings.access_log = s.flags.access_log;
+    if (given("--max-connections")) settings.max_connections = s.flags.max_connections;
+    if (given("--worker-threads")) settings.worker_threads = s.flags.worker_threads;
+  }
+  if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+    return strongroom::InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  return settings;
 }
 
 }  // namespace
@@ -64,6 +127,46 @@ int main(int argc, char** argv) {
   keygen->add_option("file", keygen_path, "Key file to create")->required();
   keygen->add_flag("-f,--force", keygen_force, "Overwrite the file if it exists");
 
+  SettingsFlags serve_flags;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Run the S3 server. Every object is encrypted at rest under a per-object data key. Defaults: "
+      "127.0.0.1:9000, data in ./strongroom-data, root key in ./strongroom-keys (development key "
+      "mode: the key is on this machine; a loud warning says so). On first start an admin "
+      "access key is created and printed once; STRONGROOM_ACCESS_KEY and STRONGROOM_SECRET_KEY "
+      "choose it instead. SIGINT/SIGTERM stop gracefully. GET /health and /metrics need no "
+      "credentials.");
+  AddServeOptions(*serve, serve_flags);
+
+  SettingsFlags user_flags;
+  auto* user = app.add_subcommand("user", "Manage access keys (works while the server runs)");
+  user->require_subcommand(1);
+  AddDirectoryOptions(*user, user_flags);
+  std::string user_access, user_secret;
+  bool user_admin = false;
+  auto* user_add = user->add_subcommand("add", "Add an access key (generated unless given)");
+  user_add->add_option("--access-key", user_access, "Access key id");
+  user_add->add_option("--secret-key", user_secret, "Secret key (prefer generating one)");
+  user_add->add_flag("--admin", user_admin, "Mark the user as an administrator");
+  auto* user_list = user->add_subcommand("list", "List access keys (never secrets)");
+  user_add->fallthrough();
+  user_list->fallthrough();
+  auto* user_remove = user->add_subcommand("remove", "Remove an access key");
+  std::string remove_key;
+  user_remove->add_option("access_key", remove_key, "Access key id")->required();
+  user_remove->fallthrough();
+
+  std::string cert_file = "strongroom-dev.crt", cert_key = "strongroom-dev.key";
+  std::vector<std::string> cert_hosts = {"localhost", "127.0.0.1", "::1"};
+  bool cert_force = false;
+  auto* dev_cert = app.add_subcommand(
+      "dev-cert", "Write a self-signed TLS certificate and key for development");
+  dev_cert->add_option("--cert", cert_file, "Certificate file")->capture_default_str();
+  dev_cert->add_option("--key", cert_key, "Private key file (mode 0600)")->capture_default_str();
+  dev_cert->add_option("--host", cert_hosts, "DNS names and IP addresses it is valid for")
+      ->capture_default_str();
+  dev_cert->add_flag("-f,--force", cert_force, "Overwrite existing files");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,6 +183,23 @@ int main(int argc, char** argv) {
     result = strongroom::cli::RunInspect(inspect_path);
   } else if (*keygen) {
     result = strongroom::cli::RunKeygen(keygen_path, keygen_force);
+  } else if (*serve) {
+    auto settings = Resolve(*serve, serve_flags);
+    result = settings ? strongroom::server::RunServe(*settings)
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*user) {
+    auto settings = Resolve(*user, user_flags);
+    if (!settings) {
+      result = tl::unexpected(settings.error());
+    } else if (*user_add) {
+      result = strongroom::server::RunUserAdd(*settings, user_access, user_secret, user_admin);
+    } else if (*user_list) {
+      result = strongroom::server::RunUserList(*settings);
+    } else if (*user_remove) {
+      result = strongroom::server::RunUserRemove(*settings, remove_key);
+    }
+  } else if (*dev_cert) {
+    result = strongroom::server::RunDevCert(cert_file, cert_key, cert_hosts, cert_force);
   }
   if (!result) {
     std::fprintf(stderr, "strongroom: %s\n", result.error().message().c_str());

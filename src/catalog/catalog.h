@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The metadata catalog: buckets, the object index, multipart uploads and
+// parts, and users. The only module that includes SQLite. Every method is
+// one transaction; readers see committed state only (read-after-write
+// consistency for every caller of the same catalog file, including other
+// processes such as `strongroom user add`). Thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace strongroom::catalog {
+
+struct Bucket {
+  std::string name;
+  int64_t created_ms = 0;   // Unix epoch milliseconds
+  std::string owner;        // access key of the creator
+};
+
+// One committed object. The catalog treats the byte fields as opaque.
+struct Object {
+  std::string bucket;
+  std::string key;
+  Bytes object_id;             // 16 bytes (FORMAT.md)
+  uint64_t size = 0;           // plaintext bytes
+  std::string etag;            // as sent to clients, without quotes
+  int64_t last_modified_ms = 0;
+  std::string owner;           // access key of the writer
+  Bytes attributes;            // content headers and user metadata, encoded by objects/
+  Bytes manifest;              // sealed manifest (FORMAT.md §5)
+  Bytes envelope;              // serialized envelope (FORMAT.md §6)
+  std::vector<std::string> blobs;  // one blob per manifest stream, in order
+};
+
+// Listing entry: what ListObjects needs without the heavy fields.
+struct ObjectSummary {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;
+  int64_t last_modified_ms = 0;
+  std::string owner;
+};
+
+struct ListObjectsRequest {
+  std::string bucket;
+  std::string prefix;
+  std::string delimiter;      // empty: no grouping
+  std::string start_after;    // exclusive; keys and common prefixes after it
+  size_t max_keys = 1000;     // entries + common prefixes per page; 0 returns nothing
+};
+
+struct ListObjectsPage {
+  std::vector<ObjectSummary> objects;
+  std::vector<std::string> common_prefixes;
+  bool is_truncated = false;
+  // The last key or common prefix returned; continue with start_after = it.
+  std::string next_start_after;
+};
+
+struct Upload {
+  std::string upload_id;
+  std::string bucket;
+  std::string key;
+  Bytes object_id;
+  int64_t initiated_ms = 0;
+  std::string owner;
+  Bytes attributes;
+  Bytes envelope;
+};
+
+struct Part {
+  std::string upload_id;
+  uint32_t part_number = 0;
+  uint64_t size = 0;            // plaintext bytes
+  std::string etag;             // MD5 hex of the plaintext part, no quotes
+  int64_t last_modified_ms = 0;
+  Bytes stream_info;            // salt, commitment (opaque to the catalog)
+  std::string blob;
+  Bytes attributes;             // e.g. checksums
+};
+
+struct ListUploadsRequest {
+  std::string bucket;
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;
+  std::string upload_id_marker;
+  size_t max_uploads = 1000;
+};
+
+struct ListUploadsPage {
+  std::vector<Upload> uploads;
+  std::vector<std::string> common_prefixes;
+  bool is_truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
+struct ListPartsPage {
+  std::vector<Part> parts;
+  bool is_truncated = false;
+  uint32_t next_part_number_marker = 0;
+};
+
+struct User {
+  std::string access_key;
+  Bytes sealed_secret;   // the secret key sealed by keys/; never stored in clear
+  bool admin = false;
+  int64_t created_ms = 0;
+};
+
+class Catalog {
+ public:
+  // Opens or creates the SQLite database at `path` (WAL, busy timeout,
+  // synchronous=FULL, foreign keys), creating or migrating the schema.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path);
+  virtual ~Catalog() = default;
+
+  // Buckets. CreateBucket: kAlreadyExists if present. DeleteBucket:
+  // kNotFound if absent, kFailedPrecondition if it holds objects or uploads.
+  virtual Result<void> CreateBucket(const Bucket& bucket) = 0;
+  virtual Result<Bucket> GetBucket(std::string_view name) = 0;
+  virtual Result<std::vector<Bucket>> ListBuckets() = 0;
+  virtual Result<void> DeleteBucket(std::string_view name) = 0;
+
+  // Objects. PutObject inserts or replaces (last writer wins) and returns the
+  // replaced object, if any, so the caller can delete its blobs. kNotFound if
+  // the bucket does not exist.
+  virtual Result<std::optional<Object>> PutObject(const Object& object) = 0;
+  virtual Result<Object> GetObject(std::string_view bucket, std::string_view key) = 0;
+  // Returns the deleted object (kNotFound if absent).
+  virtual Result<Object> DeleteObject(std::string_view bucket, std::string_view key) = 0;
+  virtual Result<ListObjectsPage> ListObjects(const ListObjectsRequest& request) = 0;
+
+  // Multipart uploads.
+  virtual Result<void> CreateUpload(const Upload& upload) = 0;
+  virtual Result<Upload> GetUpload(std::string_view upload_id) = 0;
+  // Inserts or replaces a part; returns the replaced part (its blob is the
+  // caller's to delete). kNotFound if the upload does not exist.
+  virtual Result<std::optional<Part>> PutPart(const Part& part) = 0;
+  virtual Result<ListPartsPage> ListParts(std::string_view upload_id, uint32_t part_number_marker,
+                                          size_t max_parts) = 0;
+  // All parts of an upload in part order.
+  virtual Result<std::vector<Part>> GetParts(std::string_view upload_id) = 0;
+  virtual Result<ListUploadsPage> ListUploads(const ListUploadsRequest& request) = 0;
+  // Atomically publishes `object` and removes the upload and all its part
+  // rows. Returns the blobs no longer referenced (parts not in `object`,
+  // and the replaced object's blobs). kNotFound if the upload is gone.
+  virtual Result<std::vector<std::string>> CompleteUpload(std::string_view upload_id,
+                                                          const Object& object) = 0;
+  // Removes the upload and its parts; returns their blobs. kNotFound if absent.
+  virtual Result<std::vector<std::string>> AbortUpload(std::string_view upload_id) = 0;
+
+  // Users.
+  virtual Result<void> AddUser(const User& user) = 0;  // kAlreadyExists
+  virtual Result<User> GetUser(std::string_view access_key) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;
+  virtual Result<void> RemoveUser(std::string_view access_key) = 0;  // kNotFound
+
+  // Every blob name referenced by an object or a part (for orphan cleanup).
+  virtual Result<std::vector<std::string>> ReferencedBlobs() = 0;
+};
+
+}  // namespace strongroom::catalog

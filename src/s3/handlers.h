@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Internal to s3/: the per-request context and the operation handlers.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "aws/sigv4.h"
+#include "http/server.h"
+#include "objects/object_store.h"
+#include "s3/request.h"
+
+namespace strongroom::s3 {
+
+struct RequestContext {
+  RequestContext(http::Request& r, std::string id) : request(r), request_id(std::move(id)) {}
+  http::Request& request;
+  std::string request_id;
+  objects::ObjectStore* store = nullptr;
+  std::string region;
+  Address address;
+  aws::Authentication auth;
+  std::string operation;  // for metrics and logs, e.g. "PutObject"
+  uint64_t bytes_in = 0;
+};
+
+// Routes an authenticated request to its operation.
+Result<http::Response> Dispatch(RequestContext& context);
+
+// Operations by resource level.
+Result<http::Response> ListBuckets(RequestContext& context);
+Result<http::Response> HandleBucket(RequestContext& context);
+Result<http::Response> HandleObject(RequestContext& context);
+Result<http::Response> HandleMultipart(RequestContext& context);
+
+// The request body with SigV4 payload verification applied, counted into
+// context.bytes_in. Fails with MissingContentLength if the request has no
+// length. The returned reader's trailers() hold trailing checksums.
+Result<std::unique_ptr<aws::PayloadReader>> VerifiedBody(RequestContext& context);
+// Reads a small body (XML) completely; kInvalidArgument past `limit`.
+Result<std::string> ReadSmallBody(RequestContext& context, size_t limit);
+// Checks from the request headers: Content-MD5 and flexible checksums.
+Result<objects::BodyChecks> BodyChecksFor(RequestContext& context, aws::PayloadReader* body);
+
+// "Tue, 15 Nov 1994 08:12:31 GMT" and "2009-10-12T17:50:30.000Z".
+std::string HttpDate(std::chrono::system_clock::time_point time);
+std::string IsoTime(std::chrono::system_clock::time_point time);
+std::chrono::system_clock::time_point FromMs(int64_t ms);
+// Parses an HTTP date (RFC 1123, RFC 850 or asctime); nullopt if invalid.
+std::optional<std::chrono::system_clock::time_point> ParseHttpDate(const std::string& text);
+
+http::Response XmlResponse(std::string body, int status = 200);
+
+// Copy-source helpers shared by CopyObject and UploadPartCopy.
+Result<std::pair<std::string, std::string>> ParseCopySourceHeader(const std::string& header);
+Result<void> CheckCopySourceConditions(const http::Headers& headers,
+                                       const objects::ObjectInfo& info);
+// Content headers and x-amz-meta-* of a request; rejects unsupported ones.
+Result<objects::Attributes> RequestAttributes(const http::Headers& headers);
+std::string Quote(const std::string& etag);
+
+}  // namespace strongroom::s3

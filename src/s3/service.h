@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The S3 API: turns HTTP requests into ObjectStore calls and results into
+// S3 responses (docs/S3_COMPATIBILITY.md). Authenticates every request with
+// SigV4; anything not implemented answers 501 NotImplemented.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/server.h"
+#include "objects/object_store.h"
+#include "s3/metrics.h"
+#include "s3/users.h"
+
+namespace strongroom::s3 {
+
+struct ServiceOptions {
+  std::string region = "us-east-1";
+  // Base domain for virtual-hosted-style requests (bucket.domain); empty
+  // serves path-style only.
+  std::string domain;
+  // Receives one JSON line per request (no secrets, no signatures).
+  std::function<void(const std::string&)> access_log;
+};
+
+class Service {
+ public:
+  Service(objects::ObjectStore& store, UserDirectory& users, Metrics& metrics,
+          ServiceOptions options);
+  ~Service();
+
+  // The http::Handler. Thread-safe.
+  http::Response Handle(http::Request& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strongroom::s3
