@@ -14,10 +14,12 @@ struct Digest::State {
 namespace {
 const EVP_MD* Fetch(Digest::Algorithm algorithm) {
   static EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  static EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   static EVP_MD* sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
   switch (algorithm) {
     case Digest::Algorithm::kMd5: return md5;
+    case Digest::Algorithm::kSha1: return sha1;
     case Digest::Algorithm::kSha256: return sha256;
     case Digest::Algorithm::kSha512: return sha512;
   }

@@ -11,11 +11,12 @@ namespace strongroom::crypto {
 // Incremental message digest. Not thread-safe.
 //
 // MD5 exists only because S3 defines ETags and Content-MD5 with it; it must
-// never protect anything. SHA-256 is for checksums and SigV4; SHA-512 for
+// never protect anything. SHA-1 likewise exists only for S3's
+// x-amz-checksum-sha1. SHA-256 is for checksums and SigV4; SHA-512 for
 // checking test vectors.
 class Digest {
  public:
-  enum class Algorithm { kMd5, kSha256, kSha512 };
+  enum class Algorithm { kMd5, kSha1, kSha256, kSha512 };
 
   static Result<std::unique_ptr<Digest>> Create(Algorithm algorithm);
   ~Digest();
