@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds strongroom (release) and runs the main
-# job. Until the S3 server lands, the main job is a short demonstration of
-# file encryption: encrypt, inspect, decrypt, and a tampering attempt.
+# Installs every dependency, builds strongroom (release) and runs the S3
+# server with embedded defaults: 127.0.0.1:9000, data in ./strongroom-data,
+# the root key in ./strongroom-keys (development key mode). On first start it
+# prints the admin access key once, and how to point awscli at the server.
+# Extra arguments go to `strongroom serve` (see `--help`). Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,32 +12,4 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRONGROOM_BUILD_TESTS
   -DSTRONGROOM_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j "$(nproc)" --target strongroom
 
-S=$PWD/build/src/cli/strongroom
-demo=$(mktemp -d)
-trap 'rm -rf "$demo"' EXIT
-cd "$demo"
-
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-
-echo "strongroom demo in $demo (removed afterwards)"
-head -c $((64 << 20)) /dev/urandom >photos.tar
-step "$S" keygen demo.key
-step "$S" encrypt --key-file demo.key -o photos.tar.sr photos.tar
-step ls -l photos.tar photos.tar.sr
-step "$S" inspect photos.tar.sr
-step "$S" decrypt --key-file demo.key -o restored.tar photos.tar.sr
-step cmp photos.tar restored.tar
-echo "identical"
-
-echo
-echo "Now flip one byte in the middle of the ciphertext and try again:"
-printf '\x01' | dd of=photos.tar.sr bs=1 seek=$((32 << 20)) conv=notrunc status=none
-if "$S" decrypt --key-file demo.key -o tampered.tar photos.tar.sr; then
-  echo "UNEXPECTED: tampering was not detected" >&2
-  exit 1
-fi
-[ ! -e tampered.tar ] && echo "detected; no output file was created"
-
-echo
-echo "Passphrases work too (Argon2id): STRONGROOM_PASSPHRASE=... $S encrypt -o F.sr F"
-echo "The binary is $S; '$S --help' lists every command."
+exec build/src/cli/strongroom serve "$@"

@@ -43,9 +43,10 @@ class Headers {
 // read, so a handler that rejects a request without reading never asks the
 // client for the body.
 //
-// Body reads fail with kUnavailable when the client disconnects or stalls
-// (the connection is then closed after the response) and with
-// kInvalidArgument when the chunked encoding is malformed; errors are sticky.
+// Body reads fail with kUnavailable when the client disconnects or stalls,
+// or the server is force-closing (the connection is then closed, and the
+// response may not reach the client), and with kInvalidArgument when the
+// chunked encoding is malformed; errors are sticky.
 // Chunked request bodies arrive decoded. The Request, and its body, are valid
 // only during the handler call and only on the handler's thread.
 class Request {
@@ -58,7 +59,7 @@ class Request {
   virtual std::optional<uint64_t> content_length() const = 0;
   virtual ByteSource& body() = 0;
   virtual bool is_tls() const = 0;
-  virtual const std::string& remote_address() const = 0;
+  virtual const std::string& remote_address() const = 0;  // "ip:port", "[v6]:port"
   // True if the whole body has been read (the connection can be reused).
   virtual bool body_consumed() const = 0;
 };
@@ -71,8 +72,9 @@ class Request {
 //
 // The server owns the framing headers: Content-Length, Transfer-Encoding and
 // Connection set by the handler are dropped (but "Connection: close" is
-// honoured: the connection closes after the response), fields whose value
-// contains CR/LF are dropped, and Date is added unless present.
+// honoured: the connection closes after the response), fields whose name is
+// not a token or whose value contains CR/LF/NUL are dropped, and Date is
+// added unless present.
 // Content-Length is `content_length` with a body_source, or with omit_body
 // and an empty `body`; otherwise body.size(). 204 and 304 carry neither
 // Content-Length nor a body, responses to HEAD never carry a body, and a
@@ -82,7 +84,7 @@ struct Response {
   Headers headers;
   std::string body;
   std::unique_ptr<ByteSource> body_source;
-  uint64_t content_length = 0;  // used only with body_source
+  uint64_t content_length = 0;  // used with body_source, or with omit_body
   // HEAD responses: send Content-Length as given but no body.
   bool omit_body = false;
 };
