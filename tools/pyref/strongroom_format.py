@@ -759,7 +759,7 @@ class Envelope:
 def _check_provider_id(pid: bytes):
     if len(pid) > 255:
         raise FormatError("provider id longer than 255 bytes")
-    if any(c < 0x20 or c > 0x7E for c in pid):
+    if any(c < 0x21 or c > 0x7E for c in pid):  # FORMAT.md §6: 0x21..0x7E, no spaces
         raise FormatError("provider id is not printable ASCII")
 
 
@@ -795,8 +795,7 @@ def parse_envelope(data: bytes) -> Envelope:
         raise FormatError("trailing bytes after the envelope")
     if scheme in (SCHEME_LOCAL_KEK, SCHEME_CUSTOMER_KEY) and len(wrapped) != WRAPPED_DEK_SIZE:
         raise FormatError(f"wrapped DEK is {len(wrapped)} bytes, must be 48")
-    if scheme == SCHEME_EXTERNAL and any(wrap_salt):
-        raise FormatError("non-zero wrap salt for scheme 0x01")
+    # FORMAT.md §6: the wrap salt of scheme 0x01 is written as zeros and ignored by readers.
     data = bytes(data)
     return Envelope(scheme, pid, kid, wrap_salt, wrapped, data[:header_end], data)
 
