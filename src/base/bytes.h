@@ -29,6 +29,10 @@ std::string HexEncode(ByteView data);
 // Accepts upper or lower case; nullopt on odd length or a non-hex character.
 std::optional<Bytes> HexDecode(std::string_view hex);
 
+// True if `text` is well-formed UTF-8 (no overlong forms, surrogates or
+// code points above U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
 // Big-endian fixed-width integers, as every strongroom format uses them.
 void AppendBe16(Bytes& out, uint16_t v);
 void AppendBe32(Bytes& out, uint32_t v);

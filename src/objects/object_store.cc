@@ -642,6 +642,10 @@ Result<void> ValidateObjectKey(const std::string& key) {
   if (key.size() > 1024) {
     return S3Error(ErrorCode::kInvalidArgument, "KeyTooLongError", "Your key is too long");
   }
+  if (!IsValidUtf8(key)) {
+    return S3Error(ErrorCode::kInvalidArgument, "InvalidArgument",
+                   "Object key is not valid UTF-8");
+  }
   if (key.find('\0') != std::string::npos) {
     return S3Error(ErrorCode::kInvalidArgument, "InvalidArgument",
                    "Object key must not contain a NUL character");

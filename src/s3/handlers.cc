@@ -65,6 +65,26 @@ http::Response XmlResponse(std::string body, int status) {
 
 std::string Quote(const std::string& etag) { return "\"" + etag + "\""; }
 
+Result<size_t> ClientBodySource::Read(MutableByteView out) {
+  auto n = inner_.Read(out);
+  // A server shutdown stays a 503; a stalled or vanished client is a 400.
+  if (!n && n.error().code() == ErrorCode::kUnavailable &&
+      n.error().message().find("closed by the server") == std::string::npos) {
+    bool timeout = n.error().message().find("idle timeout") != std::string::npos;
+    return tl::unexpected(
+        timeout ? MakeError("RequestTimeout",
+                            "Your socket connection to the server was not read from or written "
+                            "to within the timeout period.")
+                : MakeError("IncompleteBody",
+                            "You did not provide the number of bytes specified by the "
+                            "Content-Length HTTP header."));
+  }
+  if (!n && n.error().code() == ErrorCode::kInvalidArgument && n.error().reason().empty()) {
+    return tl::unexpected(MakeError("IncompleteBody", n.error().message()));
+  }
+  return n;
+}
+
 Result<std::unique_ptr<aws::PayloadReader>> VerifiedBody(RequestContext& context) {
   bool chunked_transfer = false;
   if (auto te = context.request.headers().Get("Transfer-Encoding")) {
@@ -74,7 +94,10 @@ Result<std::unique_ptr<aws::PayloadReader>> VerifiedBody(RequestContext& context
     return tl::unexpected(
         MakeError("MissingContentLength", "You must provide the Content-Length HTTP header."));
   }
-  return aws::PayloadReader::Create(context.auth, context.request.body());
+  if (!context.raw_body) {
+    context.raw_body = std::make_unique<ClientBodySource>(context.request.body());
+  }
+  return aws::PayloadReader::Create(context.auth, *context.raw_body);
 }
 
 
@@ -93,6 +116,24 @@ Result<std::string> ReadSmallBody(RequestContext& context, size_t limit) {
     }
   }
   return out;
+}
+
+std::set<std::string> TrailerNames(const http::Headers& headers) {
+  std::set<std::string> names;
+  std::string list = headers.Get("x-amz-trailer").value_or("");
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string name = list.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    if (!name.empty()) names.insert(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return names;
 }
 
 Result<objects::BodyChecks> BodyChecksFor(RequestContext& context, aws::PayloadReader* body) {
@@ -116,10 +157,8 @@ Result<objects::BodyChecks> BodyChecksFor(RequestContext& context, aws::PayloadR
       checks.expected_checksum = [expected] { return std::optional<std::string>(expected); };
       break;
     }
-    if (auto trailer = headers.Get("x-amz-trailer")) {
-      std::string lower = *trailer;
-      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-      if (lower.find(header) != std::string::npos) {
+    if (TrailerNames(headers).count(header)) {
+      {
         checks.checksum_algorithm = algorithm;
         checks.expected_checksum = [body, header]() -> std::optional<std::string> {
           if (body == nullptr) return std::nullopt;
@@ -183,6 +222,15 @@ Result<http::Response> Dispatch(RequestContext& context) {
     }
     return tl::unexpected(MakeError("MethodNotAllowed",
                                     "The specified method is not allowed against this resource."));
+  }
+  // Objects have no tags here; reading them answers an empty set, which
+  // clients (awscli copies between buckets) read before copying.
+  if (!address.key.empty() && address.Has("tagging") && context.request.method() == "GET") {
+    context.operation = "GetObjectTagging";
+    STRONGROOM_RETURN_IF_ERROR(context.store->HeadObject(address.bucket, address.key));
+    XmlWriter xml("Tagging");
+    xml.Begin("TagSet").End();
+    return XmlResponse(xml.Finish());
   }
   const auto& unsupported =
       address.key.empty() ? UnsupportedBucketSubresources() : UnsupportedObjectSubresources();
@@ -347,8 +395,7 @@ Result<http::Response> DeleteObjects(RequestContext& context) {
   for (auto algorithm : {aws::ChecksumAlgorithm::kCrc32, aws::ChecksumAlgorithm::kCrc32c,
                          aws::ChecksumAlgorithm::kSha1, aws::ChecksumAlgorithm::kSha256}) {
     has_digest = has_digest || headers.Has(aws::ChecksumHeader(algorithm)) ||
-                 headers.Get("x-amz-trailer").value_or("").find(aws::ChecksumHeader(algorithm)) !=
-                     std::string::npos;
+                 TrailerNames(headers).count(aws::ChecksumHeader(algorithm)) > 0;
   }
   STRONGROOM_ASSIGN_OR_RETURN(std::string body, ReadSmallBody(context, 2 << 20));
   if (!has_digest) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "aws/sigv4.h"
@@ -24,7 +25,23 @@ struct RequestContext {
   aws::Authentication auth;
   std::string operation;  // for metrics and logs, e.g. "PutObject"
   uint64_t bytes_in = 0;
+  std::unique_ptr<ByteSource> raw_body;  // the request body with S3 error mapping
 };
+
+// The client's body: a client that stops sending mid-body is the client's
+// error (400 IncompleteBody or RequestTimeout, as S3 answers), not a 503
+// that SDKs would retry.
+class ClientBodySource : public ByteSource {
+ public:
+  explicit ClientBodySource(ByteSource& inner) : inner_(inner) {}
+  Result<size_t> Read(MutableByteView out) override;
+
+ private:
+  ByteSource& inner_;
+};
+
+// Names listed in x-amz-trailer, lowercased.
+std::set<std::string> TrailerNames(const http::Headers& headers);
 
 // Routes an authenticated request to its operation.
 Result<http::Response> Dispatch(RequestContext& context);

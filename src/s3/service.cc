@@ -31,7 +31,16 @@ namespace {
 
 std::string JsonEscape(std::string_view text) {
   std::string out;
+  // Bytes of invalid UTF-8 (a bad key in a request path) become \u00XX so
+  // every log line stays valid JSON.
+  const bool valid = IsValidUtf8(text);
   for (unsigned char c : text) {
+    if (!valid && c >= 0x80) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+      continue;
+    }
     if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));

@@ -78,7 +78,11 @@ Result<XmlElement> ParseXml(std::string_view text) {
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
-  if (!parsed || !doc.document_element()) {
+  size_t roots = 0;
+  for (pugi::xml_node node : doc.children()) {
+    if (node.type() == pugi::node_element) ++roots;
+  }
+  if (!parsed || !doc.document_element() || roots != 1) {
     return tl::unexpected(MakeError("MalformedXML",
                                     "The XML you provided was not well-formed or did not "
                                     "validate against our published schema"));
