@@ -61,7 +61,7 @@ def main() -> int:
             continue
         rel = path.relative_to(SRC)
         module = rel.parts[0]
-        is_test = path.stem.endswith("_test") or path.stem.endswith("_test_suite")
+        is_test = path.stem.endswith(("_test", "_test_suite", "_test_util"))
         if module not in ALLOWED:
             problems.append(f"{rel}: module '{module}' is not in tools/check_layers.py")
             continue

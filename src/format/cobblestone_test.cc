@@ -19,33 +19,16 @@
 #include "base/io.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/hkdf.h"
+#include "testing/test_util.h"
 
 namespace strongroom::format {
 namespace {
 
+using ::strongroom::testing::FailsWith;
+using ::strongroom::testing::Pattern;
+
 // ------------------------------------------------------------------ helpers
 
-template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
-  if (result.has_value()) {
-    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
-  }
-  if (result.error().code() != code) {
-    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
-                                         << "\"; expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// Deterministic pseudo-random bytes.
-Bytes Pattern(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes out(size);
-  for (size_t i = 0; i < size; ++i) {
-    out[i] = static_cast<uint8_t>(rng() >> 56);
-  }
-  return out;
-}
 
 // Pseudo-random bytes that are never 0x00 (the wipe value) nor 0xA5 (the
 // sentinel callers pre-fill buffers with), so a leaked plaintext byte can be

@@ -17,30 +17,17 @@
 #include "base/error.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/hkdf.h"
+#include "testing/test_util.h"
 
 namespace strongroom::format {
 namespace {
 
+using ::strongroom::testing::FailsWith;
+using ::strongroom::testing::Pattern;
+
 // ------------------------------------------------------------------ helpers
 
-template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
-  if (result.has_value()) {
-    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
-  }
-  if (result.error().code() != code) {
-    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
-                                         << "\"; expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
 
-Bytes Pattern(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes out(size);
-  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(rng() >> 56);
-  return out;
-}
 
 Bytes Dek() { return Pattern(kDekSize, 1); }
 Bytes Kek(uint8_t seed = 1) { return Pattern(32, 50 + seed); }

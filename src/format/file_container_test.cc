@@ -21,30 +21,17 @@
 #include "format/envelope.h"
 #include "format/manifest.h"
 #include "format/stream.h"
+#include "testing/test_util.h"
 
 namespace strongroom::format {
 namespace {
 
+using ::strongroom::testing::FailsWith;
+using ::strongroom::testing::Pattern;
+
 // ------------------------------------------------------------------ helpers
 
-template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
-  if (result.has_value()) {
-    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
-  }
-  if (result.error().code() != code) {
-    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
-                                         << "\"; expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
 
-Bytes Pattern(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes out(size);
-  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(rng() >> 56);
-  return out;
-}
 
 // Cheap Argon2id costs for tests (the minimum the format accepts).
 const crypto::Argon2idParams kCheapArgon2{1, 8192, 1};

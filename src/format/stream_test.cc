@@ -17,49 +17,16 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/io.h"
+#include "format/format_test_util.h"
 
 namespace strongroom::format {
 namespace {
 
 // ------------------------------------------------------------------ helpers
 
-template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
-  if (result.has_value()) {
-    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
-  }
-  if (result.error().code() != code) {
-    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
-                                         << "\"; expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
 
-Bytes Pattern(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes out(size);
-  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(rng() >> 56);
-  return out;
-}
 
-constexpr uint8_t kSentinel = 0xA5;
 
-// Never 0x00 (wiped) or kSentinel (untouched), so leaks are recognisable.
-Bytes DistinctPattern(size_t size, uint64_t seed) {
-  Bytes out = Pattern(size, seed);
-  for (uint8_t& b : out) {
-    if (b == 0x00 || b == kSentinel) b = 0x5A;
-  }
-  return out;
-}
-
-Bytes Dek(uint8_t seed = 1) { return Pattern(32, 100 + seed); }
-ObjectId Id(uint8_t seed = 1) {
-  ObjectId id;
-  Bytes b = Pattern(kObjectIdSize, 200 + seed);
-  std::copy(b.begin(), b.end(), id.begin());
-  return id;
-}
 
 struct Written {
   Bytes stream;

@@ -1,13 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "testing/testdata.h"
 
+#include <stdlib.h>
+
+#include "testing/test_util.h"
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 namespace strongroom::testing {
+
+ScratchDir::ScratchDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/strongroom-test-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) std::abort();
+  path_ = templ;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
 
 std::string TestDataPath(const std::string& relative) {
   const char* dir = std::getenv("STRONGROOM_TESTDATA_DIR");

@@ -26,6 +26,7 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+#include "testing/test_util.h"
 
 namespace strongroom::catalog {
 namespace {
@@ -50,24 +51,7 @@ template <typename T>
     ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
   } while (0)
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/strongroom-catalog-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::strongroom::testing::ScratchDir;
 
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
 

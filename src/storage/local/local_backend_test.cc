@@ -20,29 +20,12 @@
 #include <vector>
 
 #include "storage/backend_test_suite.h"
+#include "testing/test_util.h"
 
 namespace strongroom::storage::testing {
 namespace {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/strongroom-storage-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::strongroom::testing::ScratchDir;
 
 struct LocalBackendFactory {
   ScratchDir dir;

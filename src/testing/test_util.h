@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Small helpers shared by the unit tests.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace strongroom::testing {
+
+// EXPECT_TRUE(FailsWith(result, ErrorCode::kDataLoss)): fails with a message
+// naming what happened instead.
+template <typename T>
+::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
+  if (result.has_value()) {
+    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
+  }
+  if (result.error().code() != code) {
+    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
+                                         << "\"; expected " << ErrorCodeName(code);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// `size` deterministic pseudo-random bytes for `seed`.
+inline Bytes Pattern(size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Bytes out(size);
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(rng() >> 56);
+  return out;
+}
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace strongroom::testing
