@@ -22,7 +22,7 @@ Result<std::unique_ptr<ObjectRangeReader>> ObjectRangeReader::Create(ByteView de
   uint64_t plaintext = 0;
   uint64_t blob = 0;
   for (const StreamInfo& s : manifest.streams) {
-    reader->streams_.push_back(Stream{plaintext, blob, nullptr});
+    reader->streams_.push_back(Stream{plaintext, blob});
     plaintext += s.plaintext_size;
     blob += StreamSize(s.plaintext_size);
   }
@@ -32,17 +32,19 @@ Result<std::unique_ptr<ObjectRangeReader>> ObjectRangeReader::Create(ByteView de
 }
 
 Result<CobblestoneRandomAccessReader*> ObjectRangeReader::ReaderFor(size_t index) {
-  Stream& stream = streams_[index];
-  if (!stream.reader) {
+  if (current_index_ != index || !current_) {
+    current_.reset();
+    current_index_ = SIZE_MAX;
     const StreamInfo& info = manifest_.streams[index];
     STRONGROOM_ASSIGN_OR_RETURN(Bytes context,
                                 StreamContext(manifest_.object_id, info.part_number));
     STRONGROOM_ASSIGN_OR_RETURN(
-        stream.reader, CobblestoneRandomAccessReader::CreateFromKnownHeader(
-                           dek_.reveal(), context, info.salt, info.commitment, source_,
-                           stream.blob_offset + kStreamPrefixSize, info.plaintext_size));
+        current_, CobblestoneRandomAccessReader::CreateFromKnownHeader(
+                      dek_.reveal(), context, info.salt, info.commitment, source_,
+                      streams_[index].blob_offset + kStreamPrefixSize, info.plaintext_size));
+    current_index_ = index;
   }
-  return stream.reader.get();
+  return current_.get();
 }
 
 Result<void> ObjectRangeReader::ReadAt(uint64_t offset, MutableByteView out) {

@@ -5,6 +5,7 @@
 // read". Decrypts only the chunks a byte range touches.
 
 #include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -38,7 +39,6 @@ class ObjectRangeReader {
   struct Stream {
     uint64_t plaintext_begin;  // offset of its first byte in the object
     uint64_t blob_offset;      // offset of its prefix in `source`
-    std::unique_ptr<CobblestoneRandomAccessReader> reader;  // created on first use
   };
   ObjectRangeReader(RandomAccessSource& source) : source_(source) {}
   Result<CobblestoneRandomAccessReader*> ReaderFor(size_t index);
@@ -48,6 +48,10 @@ class ObjectRangeReader {
   Manifest manifest_;
   std::vector<Stream> streams_;
   uint64_t plaintext_size_ = 0;
+  // Only the stream being read keeps a reader (key schedule and buffers), so
+  // memory stays flat however many parts an object has.
+  size_t current_index_ = SIZE_MAX;
+  std::unique_ptr<CobblestoneRandomAccessReader> current_;
 };
 
 }  // namespace strongroom::format

@@ -12,6 +12,7 @@
 #include "format/manifest.h"
 #include "format/object_reader.h"
 #include "format/stream.h"
+#include "objects/blob_leases.h"
 
 namespace strongroom::objects {
 namespace {
@@ -196,11 +197,87 @@ class RangeSource : public ByteSource {
   bool failed_ = false;
 };
 
+// The streams of an object, back to back, opening each blob on first use
+// and keeping only the most recent one open: a 10000-part object needs one
+// descriptor, not 10000. The blobs are leased, so they outlive an overwrite.
+class LazyBlobSource : public RandomAccessSource {
+ public:
+  LazyBlobSource(storage::Backend& backend, std::vector<std::string> names,
+                 std::vector<uint64_t> sizes)
+      : backend_(backend), names_(std::move(names)), sizes_(std::move(sizes)) {
+    for (uint64_t size : sizes_) {
+      starts_.push_back(size_);
+      size_ += size;
+    }
+  }
+  uint64_t size() const override { return size_; }
+
+  Result<void> ReadAt(uint64_t offset, MutableByteView out) override {
+    if (offset > size_ || out.size() > size_ - offset) {
+      return OutOfRange("read past the end of the object's blobs");
+    }
+    size_t index = static_cast<size_t>(
+        std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin() - 1);
+    size_t done = 0;
+    while (done < out.size()) {
+      uint64_t within = offset + done - starts_[index];
+      if (within >= sizes_[index]) {
+        ++index;
+        continue;
+      }
+      STRONGROOM_RETURN_IF_ERROR(OpenBlob(index));
+      size_t take = static_cast<size_t>(std::min<uint64_t>(sizes_[index] - within,
+                                                           out.size() - done));
+      STRONGROOM_RETURN_IF_ERROR(open_->ReadAt(within, out.subspan(done, take)));
+      done += take;
+      ++index;
+    }
+    return Ok();
+  }
+
+ private:
+  Result<void> OpenBlob(size_t index) {
+    if (open_index_ == index) return Ok();
+    open_.reset();
+    open_index_ = SIZE_MAX;
+    auto opened = backend_.Open(names_[index]);
+    if (!opened) {
+      return DataLoss("blob '" + names_[index] + "' is unreadable: " + opened.error().message());
+    }
+    if ((*opened)->size() != sizes_[index]) {
+      return DataLoss("blob '" + names_[index] + "' has " + std::to_string((*opened)->size()) +
+                      " bytes, its manifest says " + std::to_string(sizes_[index]));
+    }
+    open_ = std::move(*opened);
+    open_index_ = index;
+    return Ok();
+  }
+
+  storage::Backend& backend_;
+  std::vector<std::string> names_;
+  std::vector<uint64_t> sizes_;
+  std::vector<uint64_t> starts_;
+  uint64_t size_ = 0;
+  std::unique_ptr<RandomAccessSource> open_;
+  size_t open_index_ = SIZE_MAX;
+};
+
 class StoredObjectReader : public ObjectReader {
  public:
-  StoredObjectReader(ObjectInfo info, std::unique_ptr<ConcatenatedSource> blobs,
-                     std::unique_ptr<format::ObjectRangeReader> reader)
-      : info_(std::move(info)), blobs_(std::move(blobs)), reader_(std::move(reader)) {}
+  StoredObjectReader(ObjectInfo info, BlobLeases& leases, std::vector<std::string> leased)
+      : info_(std::move(info)), leases_(leases), leased_(std::move(leased)) {}
+  ~StoredObjectReader() override {
+    reader_.reset();
+    blobs_.reset();
+    leases_.Release(leased_);
+  }
+
+  // Completes construction once the blobs are leased.
+  void Attach(std::unique_ptr<LazyBlobSource> blobs,
+              std::unique_ptr<format::ObjectRangeReader> reader) {
+    blobs_ = std::move(blobs);
+    reader_ = std::move(reader);
+  }
 
   const ObjectInfo& info() const override { return info_; }
 
@@ -213,11 +290,20 @@ class StoredObjectReader : public ObjectReader {
 
  private:
   ObjectInfo info_;
-  std::unique_ptr<ConcatenatedSource> blobs_;
+  BlobLeases& leases_;
+  std::vector<std::string> leased_;
+  std::unique_ptr<LazyBlobSource> blobs_;
   std::unique_ptr<format::ObjectRangeReader> reader_;
 };
 
 }  // namespace
+
+ObjectStore::ObjectStore(catalog::Catalog& catalog, storage::Backend& backend,
+                         keys::KeyRing& keys)
+    : catalog_(catalog), backend_(backend), keys_(keys),
+      leases_(std::make_unique<BlobLeases>(backend)) {}
+
+ObjectStore::~ObjectStore() = default;
 
 // ------------------------------------------------------------------ buckets
 
@@ -324,45 +410,39 @@ Result<ObjectInfo> ObjectStore::HeadObject(const std::string& bucket, const std:
 
 Result<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std::string& bucket,
                                                               const std::string& key) {
-  // A concurrent overwrite may delete the blobs between the catalog read and
-  // opening them; the second attempt then sees the new record.
-  for (int attempt = 0;; ++attempt) {
-    STRONGROOM_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(bucket, key));
-    STRONGROOM_ASSIGN_OR_RETURN(catalog::Object object, catalog_.GetObject(bucket, key));
-    format::ObjectId object_id = ToObjectId(object.object_id);
-    format::Binding binding{bucket, key};
-    std::vector<std::unique_ptr<RandomAccessSource>> blobs;
-    bool vanished = false;
-    for (const std::string& name : object.blobs) {
-      auto opened = backend_.Open(name);
-      if (!opened) {
-        if (opened.error().code() == ErrorCode::kNotFound && attempt == 0) {
-          vanished = true;
-          break;
-        }
-        return DataLoss("blob of " + bucket + "/" + key + " is missing: " +
-                        opened.error().message());
-      }
-      blobs.push_back(std::move(*opened));
+  // Reading the record and leasing its blobs is one step, so an overwrite
+  // that commits meanwhile defers deleting them until this reader closes.
+  auto found = leases_->AcquireWhile([&] { return catalog_.GetObject(bucket, key); });
+  if (!found) {
+    if (found.error().code() == ErrorCode::kNotFound) {
+      return tl::unexpected(HeadObject(bucket, key).error());
     }
-    if (vanished) {
-      continue;
-    }
-    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                                UnwrapFor(keys_, object.envelope, object_id, binding));
-    STRONGROOM_ASSIGN_OR_RETURN(
-        format::Manifest manifest,
-        format::OpenManifest(object.manifest, dek.reveal(), object_id, binding));
-    if (manifest.plaintext_size() != object.size || manifest.streams.size() != blobs.size()) {
-      return DataLoss("the catalog record of " + bucket + "/" + key +
-                      " disagrees with its manifest");
-    }
-    auto concatenated = std::make_unique<ConcatenatedSource>(std::move(blobs));
-    STRONGROOM_ASSIGN_OR_RETURN(auto reader, format::ObjectRangeReader::Create(
-                                                 dek.reveal(), manifest, *concatenated));
-    return std::unique_ptr<ObjectReader>(
-        new StoredObjectReader(std::move(info), std::move(concatenated), std::move(reader)));
+    return tl::unexpected(found.error());
   }
+  catalog::Object object = std::move(*found);
+  STRONGROOM_ASSIGN_OR_RETURN(Attributes attributes, DecodeAttributes(object.attributes));
+  auto reader = std::make_unique<StoredObjectReader>(
+      InfoOf(object, std::move(attributes), PartsCount(object.etag)), *leases_, object.blobs);
+  format::ObjectId object_id = ToObjectId(object.object_id);
+  format::Binding binding{bucket, key};
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
+                              UnwrapFor(keys_, object.envelope, object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      format::Manifest manifest,
+      format::OpenManifest(object.manifest, dek.reveal(), object_id, binding));
+  if (manifest.plaintext_size() != object.size || manifest.streams.size() != object.blobs.size()) {
+    return DataLoss("the catalog record of " + bucket + "/" + key +
+                    " disagrees with its manifest");
+  }
+  std::vector<uint64_t> sizes;
+  for (const format::StreamInfo& stream : manifest.streams) {
+    sizes.push_back(format::StreamSize(stream.plaintext_size));
+  }
+  auto blobs = std::make_unique<LazyBlobSource>(backend_, object.blobs, std::move(sizes));
+  STRONGROOM_ASSIGN_OR_RETURN(auto range_reader,
+                              format::ObjectRangeReader::Create(dek.reveal(), manifest, *blobs));
+  reader->Attach(std::move(blobs), std::move(range_reader));
+  return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
 Result<void> ObjectStore::DeleteObject(const std::string& bucket, const std::string& key) {
@@ -589,11 +669,8 @@ Result<size_t> ObjectStore::CleanOrphanBlobs() {
 }
 
 void ObjectStore::DeleteBlobs(const std::vector<std::string>& blobs) {
-  // Best effort: a blob that fails to delete is an orphan, collected at the
-  // next start by CleanOrphanBlobs.
-  for (const std::string& name : blobs) {
-    (void)backend_.Delete(name);
-  }
+  // Deferred while readers hold them; best effort either way.
+  leases_->Delete(blobs);
 }
 
 // ------------------------------------------------------------------- names

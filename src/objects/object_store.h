@@ -30,6 +30,8 @@
 
 namespace strongroom::objects {
 
+class BlobLeases;
+
 inline constexpr uint64_t kMaxObjectSize = uint64_t{5} << 30;  // 5 GiB per PUT or part
 inline constexpr uint64_t kMinPartSize = uint64_t{5} << 20;    // all parts but the last
 inline constexpr uint32_t kMaxPartNumber = 10000;
@@ -98,8 +100,8 @@ class ObjectReader {
 
 class ObjectStore {
  public:
-  ObjectStore(catalog::Catalog& catalog, storage::Backend& backend, keys::KeyRing& keys)
-      : catalog_(catalog), backend_(backend), keys_(keys) {}
+  ObjectStore(catalog::Catalog& catalog, storage::Backend& backend, keys::KeyRing& keys);
+  ~ObjectStore();
 
   // Buckets.
   Result<void> CreateBucket(const std::string& name, const std::string& owner);
@@ -147,6 +149,7 @@ class ObjectStore {
   catalog::Catalog& catalog_;
   storage::Backend& backend_;
   keys::KeyRing& keys_;
+  std::unique_ptr<BlobLeases> leases_;
 };
 
 // S3 naming rules. kInvalidArgument with reason InvalidBucketName /

@@ -296,6 +296,24 @@ TEST_F(ObjectStoreTest, ConcurrentPutsToOneKeyLeaveOneWholeWrite) {
   EXPECT_EQ(BlobFiles().size(), 1u);
 }
 
+TEST_F(ObjectStoreTest, AnOpenReaderKeepsReadingTheVersionItOpened) {
+  Bytes first = Pattern(300000, 30), second = Pattern(1000, 31);
+  ASSERT_TRUE(Put("k", first).has_value());
+  auto reader = store_->OpenObject("bucket", "k");
+  ASSERT_TRUE(reader.has_value());
+  ASSERT_TRUE(Put("k", second).has_value());  // replaces the record and "deletes" the blob
+  EXPECT_EQ(BlobFiles().size(), 2u);          // ...which waits for the reader
+  auto source = (*reader)->NewRangeSource(0, first.size());
+  ASSERT_TRUE(source.has_value());
+  Bytes back(first.size());
+  ASSERT_EQ(*ReadFull(**source, back), first.size());
+  EXPECT_EQ(back, first);
+  source->reset();
+  reader->reset();
+  EXPECT_EQ(BlobFiles().size(), 1u);  // the last reader closed: the old blob is gone
+  EXPECT_EQ(*Get("k"), second);
+}
+
 TEST_F(ObjectStoreTest, NamesAreValidated) {
   EXPECT_EQ(store_->CreateBucket("Bad_Name", "o").error().reason(), "InvalidBucketName");
   EXPECT_EQ(store_->CreateBucket("ab", "o").error().reason(), "InvalidBucketName");
