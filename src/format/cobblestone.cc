@@ -106,34 +106,33 @@ Result<std::unique_ptr<CobblestoneEncryptor>> CobblestoneEncryptor::CreateWithSa
   STRONGROOM_ASSIGN_OR_RETURN(enc->cipher_, ChunkCipher::Derive(input_key, salt, context));
   enc->salt_ = salt;
   enc->pending_.reserve(kChunkSize);
-  enc->out_.reserve(kOutputBatch + kSealedChunkSize);
-  Append(enc->out_, salt);
-  Append(enc->out_, enc->cipher_->commitment());
+  // Sized once; out_size_ tracks the used prefix (no per-chunk zero fill).
+  enc->out_.resize(kOutputBatch + kSealedChunkSize);
+  std::copy(salt.begin(), salt.end(), enc->out_.begin());
+  std::copy(enc->cipher_->commitment().begin(), enc->cipher_->commitment().end(),
+            enc->out_.begin() + kSaltSize);
+  enc->out_size_ = kCobblestoneHeaderSize;
   return enc;
 }
 
 Result<void> CobblestoneEncryptor::SealInto(ByteView chunk) {
-  size_t at = out_.size();
-  out_.resize(at + chunk.size() + kTagSize);
-  auto sealed =
-      cipher_->SealChunk(next_index_, chunk, MutableByteView(out_).subspan(at));
-  if (!sealed) {
-    out_.resize(at);
-    return sealed;
-  }
+  const size_t sealed_size = chunk.size() + kTagSize;
+  STRONGROOM_RETURN_IF_ERROR(cipher_->SealChunk(
+      next_index_, chunk, MutableByteView(out_).subspan(out_size_, sealed_size)));
+  out_size_ += sealed_size;
   ++next_index_;
-  if (out_.size() >= kOutputBatch) {
+  if (out_size_ >= kOutputBatch) {
     return Flush();
   }
   return Ok();
 }
 
 Result<void> CobblestoneEncryptor::Flush() {
-  if (out_.empty()) {
+  if (out_size_ == 0) {
     return Ok();
   }
-  auto written = sink_.Write(out_);
-  out_.clear();
+  auto written = sink_.Write(ByteView(out_).first(out_size_));
+  out_size_ = 0;
   return written;
 }
 
