@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "crypto/aes_gcm.h"
 
+#include <algorithm>
+#include <array>
 #include <climits>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace strongroom::crypto {
 
 struct AesGcm256::State {
+  std::array<uint8_t, AesGcm256::kKeySize> key{};
   EVP_CIPHER_CTX* seal = nullptr;
   EVP_CIPHER_CTX* open = nullptr;
   ~State() {
+    OPENSSL_cleanse(key.data(), key.size());
     EVP_CIPHER_CTX_free(seal);
     EVP_CIPHER_CTX_free(open);
   }
@@ -35,20 +40,32 @@ Result<std::unique_ptr<AesGcm256>> AesGcm256::Create(ByteView key) {
   if (key.size() != kKeySize) {
     return InvalidArgument("AES-256-GCM key must be 32 bytes, got " + std::to_string(key.size()));
   }
-  const EVP_CIPHER* cipher = Aes256Gcm();
-  if (cipher == nullptr) {
+  if (Aes256Gcm() == nullptr) {
     return Internal("OpenSSL has no AES-256-GCM");
   }
   auto state = std::make_unique<State>();
-  state->seal = EVP_CIPHER_CTX_new();
-  state->open = EVP_CIPHER_CTX_new();
-  if (state->seal == nullptr || state->open == nullptr ||
-      EVP_EncryptInit_ex(state->seal, cipher, nullptr, key.data(), nullptr) != 1 ||
-      EVP_DecryptInit_ex(state->open, cipher, nullptr, key.data(), nullptr) != 1) {
-    return Internal("AES-256-GCM context setup failed");
-  }
+  std::copy(key.begin(), key.end(), state->key.begin());
   return std::unique_ptr<AesGcm256>(new AesGcm256(std::move(state)));
 }
+
+namespace {
+
+// The context of one direction, keyed on first use: a stream only ever
+// seals or only ever opens, so half the setup is never paid.
+Result<EVP_CIPHER_CTX*> ContextFor(EVP_CIPHER_CTX*& ctx, bool seal, const uint8_t* key) {
+  if (ctx != nullptr) {
+    return ctx;
+  }
+  ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr ||
+      (seal ? EVP_EncryptInit_ex(ctx, Aes256Gcm(), nullptr, key, nullptr)
+            : EVP_DecryptInit_ex(ctx, Aes256Gcm(), nullptr, key, nullptr)) != 1) {
+    return Internal("AES-256-GCM context setup failed");
+  }
+  return ctx;
+}
+
+}  // namespace
 
 Result<void> AesGcm256::Seal(ByteView nonce, ByteView aad, ByteView plaintext,
                              MutableByteView out) {
@@ -56,7 +73,8 @@ Result<void> AesGcm256::Seal(ByteView nonce, ByteView aad, ByteView plaintext,
       !FitsInt(plaintext.size()) || !FitsInt(aad.size())) {
     return InvalidArgument("AES-256-GCM seal: bad nonce, buffer or input size");
   }
-  EVP_CIPHER_CTX* ctx = state_->seal;
+  STRONGROOM_ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx,
+                              ContextFor(state_->seal, true, state_->key.data()));
   int len = 0;
   if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) {
     return Internal("AES-256-GCM seal: nonce setup failed");
@@ -85,7 +103,8 @@ Result<void> AesGcm256::Open(ByteView nonce, ByteView aad, ByteView ciphertext_a
     return InvalidArgument("AES-256-GCM open: bad nonce, buffer or input size");
   }
   const size_t ct_size = ciphertext_and_tag.size() - kTagSize;
-  EVP_CIPHER_CTX* ctx = state_->open;
+  STRONGROOM_ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx,
+                              ContextFor(state_->open, false, state_->key.data()));
   int len = 0;
   if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) {
     return Internal("AES-256-GCM open: nonce setup failed");

@@ -193,7 +193,7 @@ Result<std::unique_ptr<CobblestoneDecryptor>> CobblestoneDecryptor::Create(ByteV
   dec->input_key_ = crypto::SecretBytes::CopyFrom(input_key);
   dec->context_.assign(context.begin(), context.end());
   dec->sealed_.resize(kSealedChunkSize);
-  dec->plain_.reserve(kChunkSize);
+  dec->plain_.resize(kChunkSize);
   return dec;
 }
 
@@ -216,7 +216,7 @@ Result<void> CobblestoneDecryptor::ReadHeaderUnsticky() {
   return Ok();
 }
 
-Result<void> CobblestoneDecryptor::NextChunk() {
+Result<size_t> CobblestoneDecryptor::NextChunk(MutableByteView direct) {
   STRONGROOM_ASSIGN_OR_RETURN(size_t n, ReadFull(source_, sealed_));
   if (n == kSealedChunkSize) {
     // A full chunk is never final. Whether more follows is checked next time.
@@ -226,15 +226,21 @@ Result<void> CobblestoneDecryptor::NextChunk() {
   } else {
     final_seen_ = true;  // a short read means the source ended
   }
-  plain_.resize(n - kTagSize);
+  const size_t size = n - kTagSize;
+  // Open straight into the caller's buffer when the whole chunk fits there
+  // (OpenChunk wipes it if the tag fails); otherwise into plain_.
+  const bool straight = direct.size() >= size;
+  MutableByteView target = straight ? direct.first(size) : MutableByteView(plain_).first(size);
+  plain_size_ = 0;
   plain_offset_ = 0;
-  auto opened = cipher_->OpenChunk(next_index_, ByteView(sealed_).first(n), plain_);
-  if (!opened) {
-    plain_.clear();
-    return opened;
-  }
+  STRONGROOM_RETURN_IF_ERROR(
+      cipher_->OpenChunk(next_index_, ByteView(sealed_).first(n), target));
   ++next_index_;
-  return Ok();
+  if (straight) {
+    return size;
+  }
+  plain_size_ = size;
+  return size_t{0};
 }
 
 Result<void> CobblestoneDecryptor::ReadHeader() {
@@ -255,11 +261,11 @@ Result<size_t> CobblestoneDecryptor::ReadUnsticky(MutableByteView out) {
   STRONGROOM_RETURN_IF_ERROR(ReadHeader());
   size_t total = 0;
   while (total < out.size()) {
-    if (plain_offset_ == plain_.size()) {
+    if (plain_offset_ == plain_size_) {
       if (final_seen_) {
         break;
       }
-      auto next = NextChunk();
+      auto next = NextChunk(out.subspan(total));
       if (!next) {
         if (total == 0) {
           return tl::unexpected(next.error());
@@ -268,9 +274,10 @@ Result<size_t> CobblestoneDecryptor::ReadUnsticky(MutableByteView out) {
         deferred_error_ = next.error();
         break;
       }
+      total += *next;
       continue;
     }
-    size_t take = std::min(out.size() - total, plain_.size() - plain_offset_);
+    size_t take = std::min(out.size() - total, plain_size_ - plain_offset_);
     std::copy_n(plain_.begin() + static_cast<std::ptrdiff_t>(plain_offset_), take,
                 out.begin() + static_cast<std::ptrdiff_t>(total));
     plain_offset_ += take;
@@ -294,7 +301,7 @@ Result<size_t> CobblestoneDecryptor::Read(MutableByteView out) {
   }
   if (error_) {
     crypto::Cleanse(plain_);
-    plain_.clear();
+    plain_size_ = 0;
     plain_offset_ = 0;
   }
   return result;

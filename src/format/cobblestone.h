@@ -148,7 +148,9 @@ class CobblestoneDecryptor {
  private:
   CobblestoneDecryptor(ByteSource& source) : source_(source) {}
   Result<void> ReadHeaderUnsticky();
-  Result<void> NextChunk();
+  // Reads and opens the next chunk, into `direct` if it fits there (returns
+  // the bytes placed) or into plain_ (returns 0).
+  Result<size_t> NextChunk(MutableByteView direct);
   Result<size_t> ReadUnsticky(MutableByteView out);
 
   ByteSource& source_;
@@ -158,7 +160,8 @@ class CobblestoneDecryptor {
   Salt salt_{};
   Commitment stored_commitment_{};
   Bytes sealed_;  // one sealed chunk
-  Bytes plain_;   // its verified plaintext
+  Bytes plain_;   // its verified plaintext: the first plain_size_ bytes
+  size_t plain_size_ = 0;
   size_t plain_offset_ = 0;
   uint64_t next_index_ = 0;
   uint64_t plaintext_read_ = 0;
