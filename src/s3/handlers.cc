@@ -466,7 +466,13 @@ Result<http::Response> HandleBucket(RequestContext& context) {
         }
       }
     }
-    STRONGROOM_RETURN_IF_ERROR(context.store->CreateBucket(address.bucket, context.auth.access_key));
+    auto created = context.store->CreateBucket(address.bucket, context.auth.access_key);
+    // us-east-1 answers 200 when the caller already owns the bucket (legacy
+    // behaviour clients rely on); other regions answer 409.
+    if (!created && !(created.error().reason() == "BucketAlreadyOwnedByYou" &&
+                      context.region == "us-east-1")) {
+      return tl::unexpected(created.error());
+    }
     http::Response response;
     response.headers.Set("Location", "/" + address.bucket);
     return response;
