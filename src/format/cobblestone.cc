@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "crypto/constant_time.h"
 #include "crypto/hkdf.h"
@@ -106,11 +107,11 @@ Result<std::unique_ptr<CobblestoneEncryptor>> CobblestoneEncryptor::CreateWithSa
   STRONGROOM_ASSIGN_OR_RETURN(enc->cipher_, ChunkCipher::Derive(input_key, salt, context));
   enc->salt_ = salt;
   enc->pending_.reserve(kChunkSize);
-  // Sized once; out_size_ tracks the used prefix (no per-chunk zero fill).
-  enc->out_.resize(kOutputBatch + kSealedChunkSize);
-  std::copy(salt.begin(), salt.end(), enc->out_.begin());
+  // Sized once and never zero-filled; out_size_ tracks the used prefix.
+  enc->out_ = std::make_unique<Buffer>(kOutputBatch + kSealedChunkSize);
+  std::copy(salt.begin(), salt.end(), enc->out_->data());
   std::copy(enc->cipher_->commitment().begin(), enc->cipher_->commitment().end(),
-            enc->out_.begin() + kSaltSize);
+            enc->out_->data() + kSaltSize);
   enc->out_size_ = kCobblestoneHeaderSize;
   return enc;
 }
@@ -118,7 +119,7 @@ Result<std::unique_ptr<CobblestoneEncryptor>> CobblestoneEncryptor::CreateWithSa
 Result<void> CobblestoneEncryptor::SealInto(ByteView chunk) {
   const size_t sealed_size = chunk.size() + kTagSize;
   STRONGROOM_RETURN_IF_ERROR(cipher_->SealChunk(
-      next_index_, chunk, MutableByteView(out_).subspan(out_size_, sealed_size)));
+      next_index_, chunk, out_->view().subspan(out_size_, sealed_size)));
   out_size_ += sealed_size;
   ++next_index_;
   if (out_size_ >= kOutputBatch) {
@@ -131,7 +132,7 @@ Result<void> CobblestoneEncryptor::Flush() {
   if (out_size_ == 0) {
     return Ok();
   }
-  auto written = sink_.Write(ByteView(out_).first(out_size_));
+  auto written = sink_.Write(std::as_const(*out_).view().first(out_size_));
   out_size_ = 0;
   return written;
 }

@@ -107,7 +107,7 @@ class CobblestoneEncryptor {
   std::unique_ptr<ChunkCipher> cipher_;
   Salt salt_{};
   Bytes pending_;  // plaintext of the incomplete chunk
-  Bytes out_;      // sealed bytes not yet written: the first out_size_
+  std::unique_ptr<Buffer> out_;  // sealed bytes not yet written: the first out_size_
   size_t out_size_ = 0;
   uint64_t next_index_ = 0;
   uint64_t plaintext_size_ = 0;

@@ -95,11 +95,12 @@ Result<EncryptedBody> EncryptBody(ByteView dek, const format::ObjectId& object_i
   // then reads buffer i+1 into the other half of the double buffer.
   constexpr size_t kBuffer = 1 << 20;
   constexpr size_t kParallelFrom = 256 << 10;
-  Bytes buffers[2] = {Bytes(kBuffer), Bytes(kBuffer)};
+  // Uninitialised, so a small body touches one page of each, not 1 MiB.
+  Buffer buffers[2] = {Buffer(kBuffer), Buffer(kBuffer)};
   std::future<Result<void>> md5_job;
   uint64_t total = 0;
   for (int current = 0;; current ^= 1) {
-    STRONGROOM_ASSIGN_OR_RETURN(size_t n, ReadFull(body, buffers[current]));
+    STRONGROOM_ASSIGN_OR_RETURN(size_t n, ReadFull(body, buffers[current].view()));
     if (n == 0) {
       break;
     }
@@ -108,7 +109,7 @@ Result<EncryptedBody> EncryptBody(ByteView dek, const format::ObjectId& object_i
       return S3Error(ErrorCode::kInvalidArgument, "EntityTooLarge",
                      "Your proposed upload exceeds the maximum allowed size");
     }
-    ByteView chunk = ByteView(buffers[current]).first(n);
+    ByteView chunk = std::as_const(buffers[current]).view().first(n);
     if (md5_job.valid()) {
       STRONGROOM_RETURN_IF_ERROR(md5_job.get());
     }
