@@ -27,27 +27,12 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "storage/backend.h"
+#include "testing/test_util.h"
 
 namespace strongroom::storage::testing {
 
-template <typename T>
-::testing::AssertionResult FailsWith(const Result<T>& result, ErrorCode code) {
-  if (result.has_value()) {
-    return ::testing::AssertionFailure() << "succeeded; expected " << ErrorCodeName(code);
-  }
-  if (result.error().code() != code) {
-    return ::testing::AssertionFailure() << "failed with \"" << result.error().ToString()
-                                         << "\"; expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
-
-inline Bytes Pattern(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes out(size);
-  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(rng() >> 56);
-  return out;
-}
+using ::strongroom::testing::FailsWith;
+using ::strongroom::testing::Pattern;
 
 // Writes `data` in pieces of irregular sizes (so buffering boundaries are
 // crossed) and commits.
