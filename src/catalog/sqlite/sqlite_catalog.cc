@@ -497,6 +497,20 @@ Result<int> SqliteCatalog::SchemaVersion() {
 
 namespace {
 
+// Steps `stmt` to its end, turning each row into a value with `read`.
+template <typename Stmt, typename Read>
+auto CollectRows(Stmt& stmt, Read read) -> Result<std::vector<decltype(read(stmt))>> {
+  std::vector<decltype(read(stmt))> rows;
+  for (;;) {
+    STRONGROOM_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    rows.push_back(read(stmt));
+  }
+  return rows;
+}
+
+constexpr auto ColumnText0 = [](auto& stmt) { return stmt.Text(0); };
+
 Bucket ReadBucket(auto& stmt) { return Bucket{stmt.Text(0), stmt.Int(1), stmt.Text(2)}; }
 
 // Columns of kSelectUpload / kListUploadsFrom.
@@ -560,11 +574,7 @@ Result<std::optional<Object>> SqliteCatalog::FindObject(std::string_view bucket,
   }
   STRONGROOM_ASSIGN_OR_RETURN(Statement blobs, Prepare(kSelectObjectBlobs));
   blobs.BindInt(1, id);
-  for (;;) {
-    STRONGROOM_ASSIGN_OR_RETURN(bool row, blobs.Step());
-    if (!row) break;
-    object.blobs.push_back(blobs.Text(0));
-  }
+  STRONGROOM_ASSIGN_OR_RETURN(object.blobs, CollectRows(blobs, ColumnText0));
   if (row_id != nullptr) *row_id = id;
   return std::optional<Object>(std::move(object));
 }
@@ -606,15 +616,9 @@ Result<std::optional<Upload>> SqliteCatalog::FindUpload(std::string_view upload_
 }
 
 Result<std::vector<Part>> SqliteCatalog::ReadParts(std::string_view upload_id) {
-  std::vector<Part> parts;
   STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectParts));
   select.Bind(1, upload_id);
-  for (;;) {
-    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    parts.push_back(ReadPart(select));
-  }
-  return parts;
+  return CollectRows(select, [](auto& s) { return ReadPart(s); });
 }
 
 // ------------------------------------------------------------------ buckets
@@ -656,13 +660,7 @@ Result<std::vector<Bucket>> SqliteCatalog::ListBuckets() {
   std::lock_guard lock(mutex_);
   STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
   STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectBuckets));
-  std::vector<Bucket> buckets;
-  for (;;) {
-    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    buckets.push_back(ReadBucket(select));
-  }
-  return buckets;
+  return CollectRows(select, [](auto& s) { return ReadBucket(s); });
 }
 
 Result<void> SqliteCatalog::DeleteBucket(std::string_view name) {
@@ -1089,13 +1087,7 @@ Result<std::vector<User>> SqliteCatalog::ListUsers() {
   std::lock_guard lock(mutex_);
   STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
   STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectUsers));
-  std::vector<User> users;
-  for (;;) {
-    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    users.push_back(ReadUser(select));
-  }
-  return users;
+  return CollectRows(select, [](auto& s) { return ReadUser(s); });
 }
 
 Result<void> SqliteCatalog::RemoveUser(std::string_view access_key) {
@@ -1117,13 +1109,7 @@ Result<std::vector<std::string>> SqliteCatalog::ReferencedBlobs() {
   std::lock_guard lock(mutex_);
   STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
   STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kReferencedBlobs));
-  std::vector<std::string> blobs;
-  for (;;) {
-    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    blobs.push_back(select.Text(0));
-  }
-  return blobs;
+  return CollectRows(select, ColumnText0);
 }
 
 }  // namespace strongroom::catalog
