@@ -23,6 +23,7 @@ struct Bucket {
   std::string name;
   int64_t created_ms = 0;   // Unix epoch milliseconds
   std::string owner;        // access key of the creator
+  Bytes encryption;         // default encryption, encoded by objects/; empty = SSE-S3
 };
 
 // One committed object. The catalog treats the byte fields as opaque.
@@ -34,9 +35,12 @@ struct Object {
   std::string etag;            // as sent to clients, without quotes
   int64_t last_modified_ms = 0;
   std::string owner;           // access key of the writer
-  Bytes attributes;            // content headers and user metadata, encoded by objects/
+  Bytes attributes;            // content headers, user metadata, checksums: sealed by objects/
   Bytes manifest;              // sealed manifest (FORMAT.md §5)
   Bytes envelope;              // serialized envelope (FORMAT.md §6)
+  Bytes encryption;            // public encryption facts (mode, KMS key id, context), by objects/
+  std::string kek_ref;         // "<provider>:<key ref>" of the envelope's KEK, "" for SSE-C;
+                               // indexed, for rewrap and per-key accounting
   std::vector<std::string> blobs;  // one blob per manifest stream, in order
 };
 
@@ -72,8 +76,9 @@ struct Upload {
   Bytes object_id;
   int64_t initiated_ms = 0;
   std::string owner;
-  Bytes attributes;
+  Bytes attributes;             // sealed by objects/
   Bytes envelope;
+  Bytes encryption;             // as Object::encryption
 };
 
 struct Part {
@@ -110,6 +115,24 @@ struct ListPartsPage {
   uint32_t next_part_number_marker = 0;
 };
 
+// KMS keys (keys/key_directory.h gives them meaning).
+struct KmsKey {
+  std::string key_id;
+  std::string description;
+  std::string state;            // "enabled" | "disabled" (#5 adds more)
+  uint32_t current_version = 1;
+  int64_t created_ms = 0;
+  std::string kind;             // "sse-s3" | "aws-managed" | "customer"
+  std::string provider;         // "strongroom" (#5: external providers)
+};
+
+struct KmsKeyVersion {
+  std::string key_id;
+  uint32_t version = 0;
+  Bytes salt;                   // 32 random bytes; the KEK is derived from it
+  int64_t created_ms = 0;
+};
+
 struct User {
   std::string access_key;
   Bytes sealed_secret;   // the secret key sealed by keys/; never stored in clear
@@ -130,12 +153,18 @@ class Catalog {
   virtual Result<Bucket> GetBucket(std::string_view name) = 0;
   virtual Result<std::vector<Bucket>> ListBuckets() = 0;
   virtual Result<void> DeleteBucket(std::string_view name) = 0;
+  // kNotFound if the bucket does not exist. Empty clears.
+  virtual Result<void> SetBucketEncryption(std::string_view name, ByteView encryption) = 0;
 
   // Objects. PutObject inserts or replaces (last writer wins) and returns the
   // replaced object, if any, so the caller can delete its blobs. kNotFound if
   // the bucket does not exist.
   virtual Result<std::optional<Object>> PutObject(const Object& object) = 0;
   virtual Result<Object> GetObject(std::string_view bucket, std::string_view key) = 0;
+  // Replaces the object only if the stored one still has `expected_object_id`
+  // (a copy-in-place re-wrap). kNotFound if absent, kFailedPrecondition if replaced.
+  // Returns the replaced object.
+  virtual Result<Object> ReplaceObjectIf(const Object& object, ByteView expected_object_id) = 0;
   // Returns the deleted object (kNotFound if absent).
   virtual Result<Object> DeleteObject(std::string_view bucket, std::string_view key) = 0;
   virtual Result<ListObjectsPage> ListObjects(const ListObjectsRequest& request) = 0;
@@ -164,6 +193,26 @@ class Catalog {
   virtual Result<User> GetUser(std::string_view access_key) = 0;
   virtual Result<std::vector<User>> ListUsers() = 0;
   virtual Result<void> RemoveUser(std::string_view access_key) = 0;  // kNotFound
+
+  // KMS keys. CreateKmsKey inserts the key and its first version
+  // (kAlreadyExists if the id exists). AddKmsKeyVersion inserts a version
+  // and makes it current.
+  virtual Result<void> CreateKmsKey(const KmsKey& key, const KmsKeyVersion& first) = 0;
+  virtual Result<KmsKey> GetKmsKey(std::string_view key_id) = 0;  // kNotFound
+  virtual Result<std::vector<KmsKey>> ListKmsKeys() = 0;          // by created_ms
+  virtual Result<void> SetKmsKeyState(std::string_view key_id, std::string_view state) = 0;
+  virtual Result<void> AddKmsKeyVersion(const KmsKeyVersion& version) = 0;
+  virtual Result<KmsKeyVersion> GetKmsKeyVersion(std::string_view key_id, uint32_t version) = 0;
+  // Aliases: kAlreadyExists if taken, kNotFound on delete/resolve if absent.
+  virtual Result<void> AddKmsAlias(std::string_view alias, std::string_view key_id) = 0;
+  virtual Result<void> DeleteKmsAlias(std::string_view alias) = 0;
+  virtual Result<std::string> ResolveKmsAlias(std::string_view alias) = 0;
+  virtual Result<std::vector<std::string>> KmsAliasesOf(std::string_view key_id) = 0;
+  // Grants: (key id, access key) pairs. Revoke: kNotFound if absent.
+  virtual Result<void> AddKmsGrant(std::string_view key_id, std::string_view access_key) = 0;
+  virtual Result<void> RemoveKmsGrant(std::string_view key_id, std::string_view access_key) = 0;
+  virtual Result<bool> HasKmsGrant(std::string_view key_id, std::string_view access_key) = 0;
+  virtual Result<std::vector<std::string>> KmsGrantees(std::string_view key_id) = 0;
 
   // Every blob name referenced by an object or a part (for orphan cleanup).
   virtual Result<std::vector<std::string>> ReferencedBlobs() = 0;

@@ -11,7 +11,18 @@
 // (NoSuchBucket, NoSuchKey, NoSuchUpload, InvalidPart, InvalidPartOrder,
 // EntityTooSmall, EntityTooLarge, BadDigest, BucketNotEmpty,
 // BucketAlreadyOwnedByYou, InvalidBucketName, KeyTooLongError,
-// InvalidArgument).
+// InvalidArgument, InvalidRequest, AccessDenied, KMS.NotFoundException,
+// KMS.DisabledException, ServiceUnavailable) and, for the SSE cases, AWS's
+// exact message.
+//
+// Encryption (docs/FORMAT.md, docs/ARCHITECTURE.md): every object has a DEK
+// wrapped under the KEK of its mode — the SSE-S3 key, a KMS key, or the
+// customer's key (SSE-C, never stored). Content headers, user metadata,
+// checksums and the plaintext MD5 are sealed under the DEK; the catalog
+// holds in clear only what listings need (size, ETag) and the public
+// encryption facts (mode, KMS key id, encryption context). The ETag is the
+// plaintext MD5 only for SSE-S3; for SSE-KMS and SSE-C it is derived from
+// it under the DEK and reveals nothing.
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +36,7 @@
 #include "base/io.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
+#include "crypto/secret_bytes.h"
 #include "keys/key_ring.h"
 #include "storage/backend.h"
 
@@ -43,6 +55,50 @@ using Attributes = std::vector<std::pair<std::string, std::string>>;
 Bytes EncodeAttributes(const Attributes& attributes);
 Result<Attributes> DecodeAttributes(ByteView data);
 
+enum class SseMode { kS3, kKms, kCustomer };
+
+// An SSE-C key as the request carried it, already validated by s3/ (32
+// bytes, MD5 matched). Never stored, never logged.
+struct CustomerKey {
+  crypto::SecretBytes key;
+  std::string key_md5;  // base64 MD5 of the key, echoed in responses
+};
+
+// What a write asks for, after s3/ applied the bucket default and checked
+// the headers, the KMS key's existence, state and the caller's grant.
+struct EncryptionRequest {
+  SseMode mode = SseMode::kS3;
+  std::string kms_key_id;      // canonical KMS key id (keys::KeyDirectory); kKms only
+  std::string kms_context;     // decoded encryption-context JSON; kKms only, may be empty
+  bool bucket_key_enabled = false;  // accepted and echoed; no behavioural effect
+  const CustomerKey* customer_key = nullptr;  // kCustomer only
+};
+
+// The public encryption facts of a stored object or upload.
+struct ObjectEncryption {
+  SseMode mode = SseMode::kS3;
+  std::string kms_key_id;
+  std::string kms_context;
+  bool bucket_key_enabled = false;
+};
+
+// Who reads: the SSE-C key the request carried (nullptr if none) and the
+// caller's right to use a KMS key (returns AccessDenied if not; unset
+// allows all).
+struct ReadAccess {
+  const CustomerKey* customer_key = nullptr;
+  std::function<Result<void>(const std::string& kms_key_id)> may_use_kms_key;
+};
+
+// A bucket's default encryption (Put/Get/DeleteBucketEncryption). The
+// default of a bucket nobody configured is SSE-S3, as on AWS since 2023.
+struct BucketEncryption {
+  SseMode default_mode = SseMode::kS3;  // kS3 or kKms
+  std::string kms_key_id;               // canonical; empty = the aws/s3 key
+  bool bucket_key_enabled = false;
+  bool block_sse_c = false;             // BlockedEncryptionTypes: SSE-C
+};
+
 struct ObjectInfo {
   std::string bucket;
   std::string key;
@@ -50,8 +106,9 @@ struct ObjectInfo {
   std::string etag;  // without quotes
   int64_t last_modified_ms = 0;
   std::string owner;
-  Attributes attributes;
+  Attributes attributes;      // empty when returned by a call that did not unseal them
   uint32_t parts_count = 0;  // 0 for single-part objects
+  ObjectEncryption encryption;
 };
 
 // What to check while a body streams in.
@@ -70,6 +127,7 @@ struct WriteRequest {
   std::string owner;
   Attributes attributes;
   BodyChecks checks;
+  EncryptionRequest encryption;
 };
 
 struct PartInfo {
@@ -108,33 +166,56 @@ class ObjectStore {
   Result<void> DeleteBucket(const std::string& name);
   Result<catalog::Bucket> HeadBucket(const std::string& name);
   Result<std::vector<catalog::Bucket>> ListBuckets();
+  Result<BucketEncryption> GetBucketEncryption(const std::string& name);
+  Result<void> PutBucketEncryption(const std::string& name, const BucketEncryption& config);
+  Result<void> DeleteBucketEncryption(const std::string& name);  // back to SSE-S3
 
   // Objects.
   Result<ObjectInfo> PutObject(const WriteRequest& request, ByteSource& body);
-  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key);
+  // Reads unwrap the DEK: SSE-C objects need the right customer key
+  // (InvalidRequest if none or if one is given for a non-SSE-C object,
+  // AccessDenied if wrong), SSE-KMS objects an allowed, enabled key.
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
+                                const ReadAccess& access);
   Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
-                                                   const std::string& key);
+                                                   const std::string& key,
+                                                   const ReadAccess& access);
   // Deleting a missing object succeeds (S3 semantics); a missing bucket fails.
   Result<void> DeleteObject(const std::string& bucket, const std::string& key);
   // Copies `source` (already opened, so conditions can be checked first) to
-  // `destination`, re-encrypting under a new data key.
+  // `destination`, re-encrypting under a new data key. A copy onto itself
+  // (same bucket and key, same stored version) re-wraps the DEK under the
+  // destination's encryption and re-seals the attributes without touching
+  // the data blobs; kFailedPrecondition (reason "OperationAborted") if the object was
+  // replaced meanwhile.
   Result<ObjectInfo> CopyObject(ObjectReader& source, const WriteRequest& destination);
   Result<catalog::ListObjectsPage> ListObjects(const catalog::ListObjectsRequest& request);
 
   // Multipart uploads. Every call names the bucket and key the upload was
   // created for; a mismatch is NoSuchUpload.
   Result<catalog::Upload> CreateUpload(const WriteRequest& request);
+  // The upload's encryption facts (for response headers).
+  Result<ObjectEncryption> UploadEncryption(const std::string& upload_id,
+                                            const std::string& bucket, const std::string& key);
+  // An SSE-C upload needs the same customer key on every part (InvalidRequest
+  // if missing or different); other uploads refuse one.
   Result<PartInfo> UploadPart(const std::string& upload_id, const std::string& bucket,
                               const std::string& key, uint32_t part_number, ByteSource& body,
-                              const BodyChecks& checks);
+                              const BodyChecks& checks, const ReadAccess& access);
+  // Needs no customer key (AWS completes SSE-C uploads without one); a key
+  // that is given must be the upload's.
   Result<ObjectInfo> CompleteUpload(const std::string& upload_id, const std::string& bucket,
                                     const std::string& key,
-                                    const std::vector<CompletedPart>& parts);
+                                    const std::vector<CompletedPart>& parts,
+                                    const ReadAccess& access);
   Result<void> AbortUpload(const std::string& upload_id, const std::string& bucket,
                            const std::string& key);
+  // Part checksums are sealed: they are listed when the DEK can be
+  // unwrapped (always for SSE-S3/KMS, with the key for SSE-C), else omitted.
   Result<catalog::ListPartsPage> ListParts(const std::string& upload_id,
                                            const std::string& bucket, const std::string& key,
-                                           uint32_t part_number_marker, size_t max_parts);
+                                           uint32_t part_number_marker, size_t max_parts,
+                                           const ReadAccess& access);
   Result<catalog::ListUploadsPage> ListUploads(const catalog::ListUploadsRequest& request);
 
   // Deletes blobs no object or part references (left by a crash between a

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The KMS key directory: which keys exist, their aliases, state, versions
+// and grants, kept in the catalog. Needs no root key: it holds only public
+// facts and per-version salts (key_ring.h explains why salts suffice).
+// Changes are visible at once to every process sharing the catalog, so
+// `strongroom key disable` takes effect on a running server. Thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "catalog/catalog.h"
+
+namespace strongroom::keys {
+
+// The internal key every SSE-S3 object is wrapped under. Not a KMS key:
+// Resolve() does not find it and it cannot be granted, disabled or aliased.
+inline constexpr std::string_view kSseS3KeyId = "sse-s3";
+// The AWS-managed default key for aws:kms without a key id; every access
+// key may use it.
+inline constexpr std::string_view kDefaultKmsAlias = "alias/aws/s3";
+
+enum class KeyState { kEnabled, kDisabled };
+
+struct KeyInfo {
+  std::string key_id;                // canonical: a lowercase UUID, or kSseS3KeyId
+  std::vector<std::string> aliases;  // "alias/NAME"
+  std::string description;
+  KeyState state = KeyState::kEnabled;
+  uint32_t current_version = 1;
+  int64_t created_ms = 0;
+  bool aws_managed = false;          // the default aws/s3 key
+  std::string provider = "strongroom";
+};
+
+class KeyDirectory {
+ public:
+  explicit KeyDirectory(catalog::Catalog& catalog);
+
+  // Creates the SSE-S3 key and the aws/s3 default KMS key if missing.
+  // Idempotent; called by `strongroom init` and at every start.
+  Result<void> EnsureBuiltinKeys();
+
+  // Creates a customer-managed key with a fresh id, version 1 and, if `name`
+  // is not empty, the alias "alias/<name>". kAlreadyExists if the alias is
+  // taken; kInvalidArgument for a bad name (AWS alias rules; "aws/" is
+  // reserved).
+  Result<KeyInfo> Create(std::string_view name, std::string_view description);
+
+  // Resolves a reference as S3 accepts it: a key id, "alias/NAME", a bare
+  // NAME (treated as an alias; a convenience AWS does not offer), or the
+  // ARN of either ("arn:aws:kms:REGION:ACCOUNT:key/ID", "...:alias/NAME").
+  // kNotFound with reason "KMS.NotFoundException" and an AWS-style message
+  // ("Key 'REF' does not exist") otherwise. Never resolves kSseS3KeyId.
+  Result<KeyInfo> Resolve(std::string_view reference);
+  // By canonical id, including kSseS3KeyId. kNotFound as above.
+  Result<KeyInfo> Get(std::string_view key_id);
+  Result<std::vector<KeyInfo>> List();  // KMS keys only, by creation time
+
+  Result<void> SetState(std::string_view key_id, KeyState state);
+  // kAlreadyExists if the alias names another key; aliases are
+  // "alias/NAME" (a bare NAME gets the prefix).
+  Result<void> AddAlias(std::string_view key_id, std::string_view alias);
+  Result<void> RemoveAlias(std::string_view alias);  // kNotFound
+
+  // Grants: which access keys may use which customer-managed keys. The
+  // aws/s3 key needs no grant; admin users need none either (checked by
+  // the caller, who knows the user).
+  Result<void> Grant(std::string_view key_id, std::string_view access_key);
+  Result<void> Revoke(std::string_view key_id, std::string_view access_key);  // kNotFound
+  Result<bool> IsGranted(std::string_view key_id, std::string_view access_key);
+  Result<std::vector<std::string>> Grantees(std::string_view key_id);
+
+  // The salt of one version (kNotFound if the key or version is unknown).
+  Result<Bytes> VersionSalt(std::string_view key_id, uint32_t version);
+
+ private:
+  catalog::Catalog& catalog_;
+};
+
+}  // namespace strongroom::keys
