@@ -138,6 +138,12 @@ struct PartInfo {
   Attributes attributes;  // checksums
 };
 
+struct PartsPage {
+  std::vector<PartInfo> parts;
+  bool is_truncated = false;
+  uint32_t next_part_number_marker = 0;
+};
+
 struct CompletedPart {
   uint32_t part_number = 0;
   std::string etag;  // with or without quotes
@@ -212,7 +218,7 @@ class ObjectStore {
                            const std::string& key);
   // Part checksums are sealed: they are listed when the DEK can be
   // unwrapped (always for SSE-S3/KMS, with the key for SSE-C), else omitted.
-  Result<catalog::ListPartsPage> ListParts(const std::string& upload_id,
+  Result<PartsPage> ListParts(const std::string& upload_id,
                                            const std::string& bucket, const std::string& key,
                                            uint32_t part_number_marker, size_t max_parts,
                                            const ReadAccess& access);
