@@ -10,6 +10,7 @@
 #include <string>
 
 #include "http/server.h"
+#include "keys/key_directory.h"
 #include "objects/object_store.h"
 #include "s3/metrics.h"
 #include "s3/users.h"
@@ -23,6 +24,14 @@ struct ServiceOptions {
   std::string domain;
   // Receives one JSON line per request (no secrets, no signatures).
   std::function<void(const std::string&)> access_log;
+  // True while the key ring is sealed: every request but /health and
+  // /metrics answers 503 ServiceUnavailable saying how to unseal.
+  std::function<bool()> sealed;
+  // Resolves SSE-KMS key references and checks grants. Required.
+  keys::KeyDirectory* key_directory = nullptr;
+  // SSE-C and SSE-KMS need TLS (as on AWS); this allows them over plain
+  // HTTP from a loopback peer (--allow-insecure-sse-on-loopback).
+  bool allow_insecure_sse_on_loopback = false;
 };
 
 class Service {
