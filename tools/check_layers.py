@@ -22,7 +22,7 @@ ALLOWED = {
     "storage": {"base"},
     "catalog": {"base"},
     "aws": {"crypto", "base"},
-    "keys": {"crypto", "base"},
+    "keys": {"catalog", "format", "crypto", "base"},
     "objects": {"format", "keys", "storage", "catalog", "aws", "crypto", "base"},
     "s3": {"objects", "aws", "http", "keys", "catalog", "crypto", "base"},
     "testing": {"base", "crypto", "format", "storage", "catalog"},
@@ -33,7 +33,8 @@ ALLOWED = {
 }
 
 # Implementation subfolders only composition roots may include.
-IMPLEMENTATIONS = ("keys/local/", "storage/local/", "storage/memory/", "catalog/sqlite/")
+IMPLEMENTATIONS = ("keys/hierarchy/", "keys/passphrase/", "keys/local/", "storage/local/",
+                   "storage/memory/", "catalog/sqlite/")
 ROOTS = {"server", "cli"}
 
 # header prefix -> the only modules that may include it

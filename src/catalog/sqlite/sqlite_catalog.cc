@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <limits>
@@ -81,6 +82,46 @@ CREATE TABLE users (
   created_ms    INTEGER NOT NULL
 ) STRICT;
 )sql",
+    // Version 2: encryption facts of buckets, objects and uploads, and the
+    // KMS key directory (keys/key_directory.h).
+    R"sql(
+ALTER TABLE buckets ADD COLUMN encryption BLOB NOT NULL DEFAULT x'';
+ALTER TABLE objects ADD COLUMN encryption BLOB;
+ALTER TABLE objects ADD COLUMN kek_ref TEXT COLLATE BINARY;
+CREATE INDEX objects_by_kek_ref ON objects (kek_ref);
+ALTER TABLE uploads ADD COLUMN encryption BLOB;
+
+CREATE TABLE kms_keys (
+  key_id          TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  description     TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  current_version INTEGER NOT NULL CHECK (current_version > 0),
+  created_ms      INTEGER NOT NULL,
+  kind            TEXT NOT NULL,
+  provider        TEXT NOT NULL
+) STRICT;
+CREATE INDEX kms_keys_by_creation ON kms_keys (created_ms, key_id);
+
+CREATE TABLE kms_key_versions (
+  key_id     TEXT NOT NULL COLLATE BINARY REFERENCES kms_keys (key_id),
+  version    INTEGER NOT NULL CHECK (version > 0),
+  salt       BLOB NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (key_id, version)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE kms_aliases (
+  alias  TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  key_id TEXT NOT NULL COLLATE BINARY REFERENCES kms_keys (key_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id, alias);
+
+CREATE TABLE kms_grants (
+  key_id     TEXT NOT NULL COLLATE BINARY REFERENCES kms_keys (key_id),
+  access_key TEXT NOT NULL COLLATE BINARY,
+  PRIMARY KEY (key_id, access_key)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteCatalog::kSchemaVersion);
 
@@ -102,21 +143,25 @@ constexpr const char* kInsertVersion =
     "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)";
 
 constexpr const char* kInsertBucket =
-    "INSERT INTO buckets (name, created_ms, owner) VALUES (?1, ?2, ?3)";
-constexpr const char* kSelectBucket = "SELECT name, created_ms, owner FROM buckets WHERE name = ?1";
-constexpr const char* kSelectBuckets = "SELECT name, created_ms, owner FROM buckets ORDER BY name";
+    "INSERT INTO buckets (name, created_ms, owner, encryption) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kSelectBucket =
+    "SELECT name, created_ms, owner, encryption FROM buckets WHERE name = ?1";
+constexpr const char* kSelectBuckets =
+    "SELECT name, created_ms, owner, encryption FROM buckets ORDER BY name";
+constexpr const char* kSetBucketEncryption = "UPDATE buckets SET encryption = ?2 WHERE name = ?1";
 constexpr const char* kBucketHasObjects = "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)";
 constexpr const char* kBucketHasUploads = "SELECT EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1)";
 constexpr const char* kDeleteBucket = "DELETE FROM buckets WHERE name = ?1";
 
 constexpr const char* kSelectObject =
     "SELECT id, key, size, etag, last_modified_ms, owner, object_id, attributes, manifest, "
-    "envelope FROM objects WHERE bucket = ?1 AND key = ?2";
+    "envelope, encryption, kek_ref FROM objects WHERE bucket = ?1 AND key = ?2";
 constexpr const char* kSelectObjectBlobs =
     "SELECT blob FROM object_blobs WHERE object = ?1 ORDER BY seq";
 constexpr const char* kInsertObject =
     "INSERT INTO objects (bucket, key, size, etag, last_modified_ms, owner, object_id, "
-    "attributes, manifest, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "attributes, manifest, envelope, encryption, kek_ref) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kInsertObjectBlob =
     "INSERT INTO object_blobs (object, seq, blob) VALUES (?1, ?2, ?3)";
 constexpr const char* kDeleteObject = "DELETE FROM objects WHERE id = ?1";
@@ -127,13 +172,13 @@ constexpr const char* kListObjectsFrom =
 
 constexpr const char* kInsertUpload =
     "INSERT INTO uploads (upload_id, bucket, key, initiated_ms, owner, object_id, attributes, "
-    "envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "envelope, encryption) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr const char* kSelectUpload =
-    "SELECT upload_id, bucket, key, initiated_ms, owner, object_id, attributes, envelope "
-    "FROM uploads WHERE upload_id = ?1";
+    "SELECT upload_id, bucket, key, initiated_ms, owner, object_id, attributes, envelope, "
+    "encryption FROM uploads WHERE upload_id = ?1";
 constexpr const char* kListUploadsFrom =
-    "SELECT upload_id, bucket, key, initiated_ms, owner, object_id, attributes, envelope "
-    "FROM uploads WHERE bucket = ?1 AND key >= ?2 ORDER BY key, upload_id";
+    "SELECT upload_id, bucket, key, initiated_ms, owner, object_id, attributes, envelope, "
+    "encryption FROM uploads WHERE bucket = ?1 AND key >= ?2 ORDER BY key, upload_id";
 constexpr const char* kDeleteUpload = "DELETE FROM uploads WHERE upload_id = ?1";
 
 constexpr const char* kSelectPart =
@@ -156,6 +201,37 @@ constexpr const char* kSelectUser =
 constexpr const char* kSelectUsers =
     "SELECT access_key, sealed_secret, admin, created_ms FROM users ORDER BY access_key";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE access_key = ?1";
+
+constexpr const char* kInsertKmsKey =
+    "INSERT INTO kms_keys (key_id, description, state, current_version, created_ms, kind, "
+    "provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kSelectKmsKey =
+    "SELECT key_id, description, state, current_version, created_ms, kind, provider "
+    "FROM kms_keys WHERE key_id = ?1";
+constexpr const char* kSelectKmsKeys =
+    "SELECT key_id, description, state, current_version, created_ms, kind, provider "
+    "FROM kms_keys ORDER BY created_ms, key_id";
+constexpr const char* kSetKmsKeyState = "UPDATE kms_keys SET state = ?2 WHERE key_id = ?1";
+constexpr const char* kSetKmsKeyVersion =
+    "UPDATE kms_keys SET current_version = ?2 WHERE key_id = ?1";
+constexpr const char* kInsertKmsKeyVersion =
+    "INSERT INTO kms_key_versions (key_id, version, salt, created_ms) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kSelectKmsKeyVersion =
+    "SELECT key_id, version, salt, created_ms FROM kms_key_versions "
+    "WHERE key_id = ?1 AND version = ?2";
+constexpr const char* kInsertKmsAlias = "INSERT INTO kms_aliases (alias, key_id) VALUES (?1, ?2)";
+constexpr const char* kSelectKmsAlias = "SELECT key_id FROM kms_aliases WHERE alias = ?1";
+constexpr const char* kDeleteKmsAlias = "DELETE FROM kms_aliases WHERE alias = ?1";
+constexpr const char* kSelectKmsAliasesOf =
+    "SELECT alias FROM kms_aliases WHERE key_id = ?1 ORDER BY alias";
+constexpr const char* kInsertKmsGrant =
+    "INSERT OR IGNORE INTO kms_grants (key_id, access_key) VALUES (?1, ?2)";
+constexpr const char* kSelectKmsGrant =
+    "SELECT EXISTS (SELECT 1 FROM kms_grants WHERE key_id = ?1 AND access_key = ?2)";
+constexpr const char* kDeleteKmsGrant =
+    "DELETE FROM kms_grants WHERE key_id = ?1 AND access_key = ?2";
+constexpr const char* kSelectKmsGrantees =
+    "SELECT access_key FROM kms_grants WHERE key_id = ?1 ORDER BY access_key";
 
 constexpr const char* kReferencedBlobs =
     "SELECT blob FROM object_blobs UNION SELECT blob FROM parts ORDER BY 1";
@@ -511,7 +587,9 @@ auto CollectRows(Stmt& stmt, Read read) -> Result<std::vector<decltype(read(stmt
 
 constexpr auto ColumnText0 = [](auto& stmt) { return stmt.Text(0); };
 
-Bucket ReadBucket(auto& stmt) { return Bucket{stmt.Text(0), stmt.Int(1), stmt.Text(2)}; }
+Bucket ReadBucket(auto& stmt) {
+  return Bucket{stmt.Text(0), stmt.Int(1), stmt.Text(2), stmt.Blob(3)};
+}
 
 // Columns of kSelectUpload / kListUploadsFrom.
 Upload ReadUpload(auto& stmt) {
@@ -524,6 +602,7 @@ Upload ReadUpload(auto& stmt) {
   upload.object_id = stmt.Blob(5);
   upload.attributes = stmt.Blob(6);
   upload.envelope = stmt.Blob(7);
+  upload.encryption = stmt.Blob(8);
   return upload;
 }
 
@@ -543,6 +622,23 @@ Part ReadPart(auto& stmt) {
 
 User ReadUser(auto& stmt) {
   return User{stmt.Text(0), stmt.Blob(1), stmt.Int(2) != 0, stmt.Int(3)};
+}
+
+// Columns of kSelectKmsKey / kSelectKmsKeys.
+KmsKey ReadKmsKey(auto& stmt) {
+  KmsKey key;
+  key.key_id = stmt.Text(0);
+  key.description = stmt.Text(1);
+  key.state = stmt.Text(2);
+  key.current_version = static_cast<uint32_t>(stmt.Int(3));
+  key.created_ms = stmt.Int(4);
+  key.kind = stmt.Text(5);
+  key.provider = stmt.Text(6);
+  return key;
+}
+
+KmsKeyVersion ReadKmsKeyVersion(auto& stmt) {
+  return KmsKeyVersion{stmt.Text(0), static_cast<uint32_t>(stmt.Int(1)), stmt.Blob(2), stmt.Int(3)};
 }
 
 }  // namespace
@@ -571,6 +667,8 @@ Result<std::optional<Object>> SqliteCatalog::FindObject(std::string_view bucket,
     object.attributes = select.Blob(7);
     object.manifest = select.Blob(8);
     object.envelope = select.Blob(9);
+    object.encryption = select.Blob(10);
+    object.kek_ref = select.Text(11);
   }
   STRONGROOM_ASSIGN_OR_RETURN(Statement blobs, Prepare(kSelectObjectBlobs));
   blobs.BindInt(1, id);
@@ -595,7 +693,9 @@ Result<void> SqliteCatalog::InsertObject(const Object& object) {
         .BindBytes(7, object.object_id)
         .BindBytes(8, object.attributes)
         .BindBytes(9, object.manifest)
-        .BindBytes(10, object.envelope);
+        .BindBytes(10, object.envelope)
+        .BindBytes(11, object.encryption)
+        .Bind(12, object.kek_ref);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   int64_t id = sqlite3_last_insert_rowid(db_);
@@ -639,8 +739,11 @@ Result<void> SqliteCatalog::CreateBucket(const Bucket& bucket) {
   }
   {
     STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertBucket));
-    STRONGROOM_RETURN_IF_ERROR(
-        insert.Bind(1, bucket.name).BindInt(2, bucket.created_ms).Bind(3, bucket.owner).Run());
+    STRONGROOM_RETURN_IF_ERROR(insert.Bind(1, bucket.name)
+                                   .BindInt(2, bucket.created_ms)
+                                   .Bind(3, bucket.owner)
+                                   .BindBytes(4, bucket.encryption)
+                                   .Run());
   }
   return txn.Commit();
 }
@@ -685,6 +788,19 @@ Result<void> SqliteCatalog::DeleteBucket(std::string_view name) {
   return txn.Commit();
 }
 
+Result<void> SqliteCatalog::SetBucketEncryption(std::string_view name, ByteView encryption) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kSetBucketEncryption));
+    STRONGROOM_RETURN_IF_ERROR(update.Bind(1, name).BindBytes(2, encryption).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("no bucket " + Quote(name));
+  }
+  return txn.Commit();
+}
+
 // ------------------------------------------------------------------ objects
 
 Result<std::optional<Object>> SqliteCatalog::PutObject(const Object& object) {
@@ -714,6 +830,29 @@ Result<Object> SqliteCatalog::GetObject(std::string_view bucket, std::string_vie
     return NotFound("no object " + Quote(key) + " in bucket " + Quote(bucket));
   }
   return std::move(*object);
+}
+
+Result<Object> SqliteCatalog::ReplaceObjectIf(const Object& object, ByteView expected_object_id) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  int64_t old_id = 0;
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<Object> replaced,
+                              FindObject(object.bucket, object.key, &old_id));
+  if (!replaced) {
+    return NotFound("no object " + Quote(object.key) + " in bucket " + Quote(object.bucket));
+  }
+  if (!std::equal(replaced->object_id.begin(), replaced->object_id.end(),
+                  expected_object_id.begin(), expected_object_id.end())) {
+    return FailedPrecondition("object " + Quote(object.key) + " in bucket " + Quote(object.bucket) +
+                              " was replaced meanwhile");
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement erase, Prepare(kDeleteObject));
+    STRONGROOM_RETURN_IF_ERROR(erase.BindInt(1, old_id).Run());
+  }
+  STRONGROOM_RETURN_IF_ERROR(InsertObject(object));
+  STRONGROOM_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*replaced);
 }
 
 Result<Object> SqliteCatalog::DeleteObject(std::string_view bucket, std::string_view key) {
@@ -823,7 +962,8 @@ Result<void> SqliteCatalog::CreateUpload(const Upload& upload) {
         .Bind(5, upload.owner)
         .BindBytes(6, upload.object_id)
         .BindBytes(7, upload.attributes)
-        .BindBytes(8, upload.envelope);
+        .BindBytes(8, upload.envelope)
+        .BindBytes(9, upload.encryption);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   return txn.Commit();
@@ -1101,6 +1241,236 @@ Result<void> SqliteCatalog::RemoveUser(std::string_view access_key) {
     return NotFound("no user " + Quote(access_key));
   }
   return txn.Commit();
+}
+
+// ------------------------------------------------------------------ KMS keys
+
+Result<std::optional<KmsKey>> SqliteCatalog::FindKmsKey(std::string_view key_id) {
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsKey));
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, key_id).Step());
+  if (!row) return std::optional<KmsKey>();
+  return std::optional<KmsKey>(ReadKmsKey(select));
+}
+
+Result<void> SqliteCatalog::CreateKmsKey(const KmsKey& key, const KmsKeyVersion& first) {
+  if (key.key_id.empty()) {
+    return InvalidArgument("empty KMS key id");
+  }
+  if (!first.key_id.empty() && first.key_id != key.key_id) {
+    return InvalidArgument("the first version of KMS key " + Quote(key.key_id) + " names key " +
+                           Quote(first.key_id));
+  }
+  if (first.version == 0 || first.version != key.current_version) {
+    return InvalidArgument("KMS key " + Quote(key.key_id) + ": the first version must be " +
+                           "the current version and positive");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> existing, FindKmsKey(key.key_id));
+  if (existing) {
+    return AlreadyExists("KMS key " + Quote(key.key_id) + " exists");
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertKmsKey));
+    insert.Bind(1, key.key_id)
+        .Bind(2, key.description)
+        .Bind(3, key.state)
+        .BindInt(4, key.current_version)
+        .BindInt(5, key.created_ms)
+        .Bind(6, key.kind)
+        .Bind(7, key.provider);
+    STRONGROOM_RETURN_IF_ERROR(insert.Run());
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertKmsKeyVersion));
+    insert.Bind(1, key.key_id)
+        .BindInt(2, first.version)
+        .BindBytes(3, first.salt)
+        .BindInt(4, first.created_ms);
+    STRONGROOM_RETURN_IF_ERROR(insert.Run());
+  }
+  return txn.Commit();
+}
+
+Result<KmsKey> SqliteCatalog::GetKmsKey(std::string_view key_id) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+  if (!key) {
+    return NotFound("no KMS key " + Quote(key_id));
+  }
+  return std::move(*key);
+}
+
+Result<std::vector<KmsKey>> SqliteCatalog::ListKmsKeys() {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsKeys));
+  return CollectRows(select, [](auto& s) { return ReadKmsKey(s); });
+}
+
+Result<void> SqliteCatalog::SetKmsKeyState(std::string_view key_id, std::string_view state) {
+  if (state.empty()) {
+    return InvalidArgument("empty KMS key state");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kSetKmsKeyState));
+    STRONGROOM_RETURN_IF_ERROR(update.Bind(1, key_id).Bind(2, state).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("no KMS key " + Quote(key_id));
+  }
+  return txn.Commit();
+}
+
+Result<void> SqliteCatalog::AddKmsKeyVersion(const KmsKeyVersion& version) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(version.key_id));
+  if (!key) {
+    return NotFound("no KMS key " + Quote(version.key_id));
+  }
+  std::string what =
+      "version " + std::to_string(version.version) + " of KMS key " + Quote(version.key_id);
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsKeyVersion));
+    STRONGROOM_ASSIGN_OR_RETURN(bool row,
+                                select.Bind(1, version.key_id).BindInt(2, version.version).Step());
+    if (row) return AlreadyExists(what + " exists");
+  }
+  if (version.version <= key->current_version) {
+    return InvalidArgument(what + " is not newer than the current version " +
+                           std::to_string(key->current_version));
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertKmsKeyVersion));
+    insert.Bind(1, version.key_id)
+        .BindInt(2, version.version)
+        .BindBytes(3, version.salt)
+        .BindInt(4, version.created_ms);
+    STRONGROOM_RETURN_IF_ERROR(insert.Run());
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kSetKmsKeyVersion));
+    STRONGROOM_RETURN_IF_ERROR(update.Bind(1, version.key_id).BindInt(2, version.version).Run());
+  }
+  return txn.Commit();
+}
+
+Result<KmsKeyVersion> SqliteCatalog::GetKmsKeyVersion(std::string_view key_id, uint32_t version) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsKeyVersion));
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, key_id).BindInt(2, version).Step());
+  if (!row) {
+    return NotFound("no version " + std::to_string(version) + " of KMS key " + Quote(key_id));
+  }
+  return ReadKmsKeyVersion(select);
+}
+
+Result<void> SqliteCatalog::AddKmsAlias(std::string_view alias, std::string_view key_id) {
+  if (alias.empty()) {
+    return InvalidArgument("empty KMS alias");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+  if (!key) {
+    return NotFound("no KMS key " + Quote(key_id));
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsAlias));
+    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, alias).Step());
+    if (row) {
+      return AlreadyExists("KMS alias " + Quote(alias) + " names key " + Quote(select.Text(0)));
+    }
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertKmsAlias));
+    STRONGROOM_RETURN_IF_ERROR(insert.Bind(1, alias).Bind(2, key_id).Run());
+  }
+  return txn.Commit();
+}
+
+Result<void> SqliteCatalog::DeleteKmsAlias(std::string_view alias) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement erase, Prepare(kDeleteKmsAlias));
+    STRONGROOM_RETURN_IF_ERROR(erase.Bind(1, alias).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("no KMS alias " + Quote(alias));
+  }
+  return txn.Commit();
+}
+
+Result<std::string> SqliteCatalog::ResolveKmsAlias(std::string_view alias) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsAlias));
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, alias).Step());
+  if (!row) {
+    return NotFound("no KMS alias " + Quote(alias));
+  }
+  return select.Text(0);
+}
+
+Result<std::vector<std::string>> SqliteCatalog::KmsAliasesOf(std::string_view key_id) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsAliasesOf));
+  select.Bind(1, key_id);
+  return CollectRows(select, ColumnText0);
+}
+
+Result<void> SqliteCatalog::AddKmsGrant(std::string_view key_id, std::string_view access_key) {
+  if (access_key.empty()) {
+    return InvalidArgument("empty access key");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+  if (!key) {
+    return NotFound("no KMS key " + Quote(key_id));
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertKmsGrant));
+    STRONGROOM_RETURN_IF_ERROR(insert.Bind(1, key_id).Bind(2, access_key).Run());
+  }
+  return txn.Commit();
+}
+
+Result<void> SqliteCatalog::RemoveKmsGrant(std::string_view key_id, std::string_view access_key) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement erase, Prepare(kDeleteKmsGrant));
+    STRONGROOM_RETURN_IF_ERROR(erase.Bind(1, key_id).Bind(2, access_key).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("access key " + Quote(access_key) + " holds no grant on KMS key " +
+                    Quote(key_id));
+  }
+  return txn.Commit();
+}
+
+Result<bool> SqliteCatalog::HasKmsGrant(std::string_view key_id, std::string_view access_key) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsGrant));
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, key_id).Bind(2, access_key).Step());
+  return row && select.Int(0) != 0;
+}
+
+Result<std::vector<std::string>> SqliteCatalog::KmsGrantees(std::string_view key_id) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsGrantees));
+  select.Bind(1, key_id);
+  return CollectRows(select, ColumnText0);
 }
 
 // ------------------------------------------------------------------ blobs

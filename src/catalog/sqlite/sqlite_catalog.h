@@ -23,17 +23,26 @@
 // database: kDataLoss. A schema newer than this build: kFailedPrecondition.
 // Read-only database or file permissions: kPermissionDenied.
 //
-// Schema (version 1; table schema_migrations records applied versions):
-//   buckets(name PK, created_ms, owner)
+// Schema (version 2; table schema_migrations records applied versions, and
+// opening a database of an older version migrates it in one transaction):
+//   buckets(name PK, created_ms, owner, encryption)
 //   objects(id PK, bucket FK, key, size, etag, last_modified_ms, owner,
-//           object_id, attributes, manifest, envelope; UNIQUE(bucket, key))
+//           object_id, attributes, manifest, envelope, encryption, kek_ref;
+//           UNIQUE(bucket, key), INDEX(kek_ref))
 //   object_blobs(object FK->objects.id ON DELETE CASCADE, seq, blob)
 //   uploads(upload_id PK, bucket FK, key, object_id, initiated_ms, owner,
-//           attributes, envelope; INDEX(bucket, key, upload_id))
+//           attributes, envelope, encryption; INDEX(bucket, key, upload_id))
 //   parts(upload_id FK ON DELETE CASCADE, part_number, size, etag,
 //         last_modified_ms, blob, stream_info, attributes;
 //         PK(upload_id, part_number))
 //   users(access_key PK, sealed_secret, admin, created_ms)
+//   kms_keys(key_id PK, description, state, current_version, created_ms,
+//            kind, provider; INDEX(created_ms, key_id))
+//   kms_key_versions(key_id FK, version, salt, created_ms; PK(key_id, version))
+//   kms_aliases(alias PK, key_id FK; INDEX(key_id, alias))
+//   kms_grants(key_id FK, access_key; PK(key_id, access_key))
+// Version 2 added the encryption columns (NULL in rows written by version 1,
+// read as empty) and the kms_* tables.
 // Text keys use the BINARY collation, so they order by their UTF-8 bytes as
 // S3 requires. Small listing columns come before the large blobs in each
 // row, so listings never read manifests.
@@ -70,6 +79,17 @@
 //  * ListParts: max_parts 0 returns an empty, untruncated page;
 //    next_part_number_marker is the last part returned (0 if none).
 //  * ReferencedBlobs is sorted and has no duplicates.
+//  * ReplaceObjectIf compares object ids bytewise; the replacement may name
+//    other blobs (the replaced row's blobs are returned with it).
+//  * KMS: CreateKmsKey needs first.version == key.current_version > 0 and
+//    first.key_id empty or key.key_id (else kInvalidArgument).
+//    AddKmsKeyVersion: kNotFound for an unknown key, kAlreadyExists for an
+//    existing version, kInvalidArgument for a version not above the current
+//    one. SetKmsKeyState, DeleteKmsAlias, RemoveKmsGrant: kNotFound if
+//    nothing matched. AddKmsAlias and AddKmsGrant: kNotFound for an unknown
+//    key; AddKmsGrant is idempotent. KmsAliasesOf and KmsGrantees are sorted
+//    and empty for an unknown key. ListKmsKeys orders by (created_ms, key_id)
+//    and includes every kind.
 //
 // ListUploads orders uploads by (key, upload_id). key_marker alone resumes
 // after every upload of that key; with upload_id_marker, after that upload
@@ -93,7 +113,7 @@ namespace strongroom::catalog {
 class SqliteCatalog : public Catalog {
  public:
   // The newest schema version this build creates and understands.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Options {
     // How long a write waits for another connection's transaction before
@@ -115,9 +135,11 @@ class SqliteCatalog : public Catalog {
   Result<Bucket> GetBucket(std::string_view name) override;
   Result<std::vector<Bucket>> ListBuckets() override;
   Result<void> DeleteBucket(std::string_view name) override;
+  Result<void> SetBucketEncryption(std::string_view name, ByteView encryption) override;
 
   Result<std::optional<Object>> PutObject(const Object& object) override;
   Result<Object> GetObject(std::string_view bucket, std::string_view key) override;
+  Result<Object> ReplaceObjectIf(const Object& object, ByteView expected_object_id) override;
   Result<Object> DeleteObject(std::string_view bucket, std::string_view key) override;
   Result<ListObjectsPage> ListObjects(const ListObjectsRequest& request) override;
 
@@ -136,6 +158,21 @@ class SqliteCatalog : public Catalog {
   Result<User> GetUser(std::string_view access_key) override;
   Result<std::vector<User>> ListUsers() override;
   Result<void> RemoveUser(std::string_view access_key) override;
+
+  Result<void> CreateKmsKey(const KmsKey& key, const KmsKeyVersion& first) override;
+  Result<KmsKey> GetKmsKey(std::string_view key_id) override;
+  Result<std::vector<KmsKey>> ListKmsKeys() override;
+  Result<void> SetKmsKeyState(std::string_view key_id, std::string_view state) override;
+  Result<void> AddKmsKeyVersion(const KmsKeyVersion& version) override;
+  Result<KmsKeyVersion> GetKmsKeyVersion(std::string_view key_id, uint32_t version) override;
+  Result<void> AddKmsAlias(std::string_view alias, std::string_view key_id) override;
+  Result<void> DeleteKmsAlias(std::string_view alias) override;
+  Result<std::string> ResolveKmsAlias(std::string_view alias) override;
+  Result<std::vector<std::string>> KmsAliasesOf(std::string_view key_id) override;
+  Result<void> AddKmsGrant(std::string_view key_id, std::string_view access_key) override;
+  Result<void> RemoveKmsGrant(std::string_view key_id, std::string_view access_key) override;
+  Result<bool> HasKmsGrant(std::string_view key_id, std::string_view access_key) override;
+  Result<std::vector<std::string>> KmsGrantees(std::string_view key_id) override;
 
   Result<std::vector<std::string>> ReferencedBlobs() override;
 
@@ -160,6 +197,7 @@ class SqliteCatalog : public Catalog {
   Result<void> InsertObject(const Object& object);
   Result<std::optional<Upload>> FindUpload(std::string_view upload_id);
   Result<std::vector<Part>> ReadParts(std::string_view upload_id);
+  Result<std::optional<KmsKey>> FindKmsKey(std::string_view key_id);
 
   struct CachedStatement {
     sqlite3_stmt* stmt = nullptr;

@@ -70,6 +70,8 @@ Object MakeObject(const std::string& bucket, const std::string& key, const std::
   object.attributes = B("attrs:" + tag);
   object.manifest = B("manifest:" + tag);
   object.envelope = B("envelope:" + tag);
+  object.encryption = B("encryption:" + tag);
+  object.kek_ref = "strongroom:kek-" + tag + "/1";
   for (size_t i = 0; i < blob_count; ++i) {
     object.blobs.push_back("blobs/" + tag + "/" + std::to_string(i));
   }
@@ -87,6 +89,8 @@ void ExpectSameObject(const Object& a, const Object& b) {
   EXPECT_EQ(a.attributes, b.attributes);
   EXPECT_EQ(a.manifest, b.manifest);
   EXPECT_EQ(a.envelope, b.envelope);
+  EXPECT_EQ(a.encryption, b.encryption);
+  EXPECT_EQ(a.kek_ref, b.kek_ref);
   EXPECT_EQ(a.blobs, b.blobs);
 }
 
@@ -100,6 +104,7 @@ bool IsConsistent(const Object& object) {
          object.etag == expected.etag && object.last_modified_ms == expected.last_modified_ms &&
          object.owner == expected.owner && object.attributes == expected.attributes &&
          object.manifest == expected.manifest && object.envelope == expected.envelope &&
+         object.encryption == expected.encryption && object.kek_ref == expected.kek_ref &&
          object.blobs == expected.blobs;
 }
 
@@ -113,6 +118,7 @@ Upload MakeUpload(const std::string& id, const std::string& bucket, const std::s
   upload.owner = "AKIAOWNER";
   upload.attributes = B("content-type: x");
   upload.envelope = B("env-" + id);
+  upload.encryption = B("enc-" + id);
   return upload;
 }
 
@@ -180,7 +186,7 @@ class CatalogTest : public ::testing::Test {
     auto opened = SqliteCatalog::Open(path_);
     ASSERT_TRUE(opened) << opened.error().ToString();
     catalog_ = std::move(opened).value();
-    ASSERT_OK(catalog_->CreateBucket(Bucket{"bucket", 1, "AKIAOWNER"}));
+    ASSERT_OK(catalog_->CreateBucket(Bucket{"bucket", 1, "AKIAOWNER", {}}));
   }
 
   std::unique_ptr<SqliteCatalog> OpenAnother() {
@@ -296,8 +302,8 @@ void CheckListing(Catalog& catalog, const std::vector<std::string>& keys, const 
 TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   auto version = catalog_->SchemaVersion();
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, 1);
-  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 1);
+  EXPECT_EQ(*version, 2);
+  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 2);
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -306,10 +312,13 @@ TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
   sqlite3_finalize(stmt);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations", -1, &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version", -1,
+                               &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -329,6 +338,151 @@ TEST_F(CatalogTest, NewerSchemaIsRefused) {
   catalog_.reset();
   RawExec(path_, "INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)");
   EXPECT_TRUE(FailsWith(SqliteCatalog::Open(path_), ErrorCode::kFailedPrecondition));
+}
+
+// The schema exactly as version 1 of this build created it (released
+// migrations are never edited, so this copy stays valid).
+constexpr const char* kSchemaVersion1 = R"sql(
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL) STRICT;
+INSERT INTO schema_migrations VALUES (1, 1);
+CREATE TABLE buckets (
+  name        TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  created_ms  INTEGER NOT NULL,
+  owner       TEXT NOT NULL
+) STRICT;
+CREATE TABLE objects (
+  id               INTEGER PRIMARY KEY,
+  bucket           TEXT NOT NULL COLLATE BINARY REFERENCES buckets (name),
+  key              TEXT NOT NULL COLLATE BINARY,
+  size             INTEGER NOT NULL CHECK (size >= 0),
+  etag             TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  owner            TEXT NOT NULL,
+  object_id        BLOB NOT NULL,
+  attributes       BLOB NOT NULL,
+  manifest         BLOB NOT NULL,
+  envelope         BLOB NOT NULL,
+  UNIQUE (bucket, key)
+) STRICT;
+CREATE TABLE object_blobs (
+  object  INTEGER NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
+  seq     INTEGER NOT NULL,
+  blob    TEXT NOT NULL COLLATE BINARY,
+  PRIMARY KEY (object, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE uploads (
+  upload_id    TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  bucket       TEXT NOT NULL COLLATE BINARY REFERENCES buckets (name),
+  key          TEXT NOT NULL COLLATE BINARY,
+  initiated_ms INTEGER NOT NULL,
+  owner        TEXT NOT NULL,
+  object_id    BLOB NOT NULL,
+  attributes   BLOB NOT NULL,
+  envelope     BLOB NOT NULL
+) STRICT;
+CREATE INDEX uploads_by_key ON uploads (bucket, key, upload_id);
+CREATE TABLE parts (
+  upload_id        TEXT NOT NULL COLLATE BINARY
+                   REFERENCES uploads (upload_id) ON DELETE CASCADE,
+  part_number      INTEGER NOT NULL CHECK (part_number > 0),
+  size             INTEGER NOT NULL CHECK (size >= 0),
+  etag             TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  blob             TEXT NOT NULL COLLATE BINARY,
+  stream_info      BLOB NOT NULL,
+  attributes       BLOB NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE users (
+  access_key    TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  sealed_secret BLOB NOT NULL,
+  admin         INTEGER NOT NULL CHECK (admin IN (0, 1)),
+  created_ms    INTEGER NOT NULL
+) STRICT;
+INSERT INTO buckets VALUES ('old', 7, 'AKIAOLD');
+INSERT INTO objects VALUES (1, 'old', 'k', 3, 'etag-k', 8, 'AKIAOLD', x'0102', x'aa', x'bb', x'cc');
+INSERT INTO object_blobs VALUES (1, 0, 'blob-k-0'), (1, 1, 'blob-k-1');
+INSERT INTO uploads VALUES ('u1', 'old', 'm', 9, 'AKIAOLD', x'03', x'dd', x'ee');
+INSERT INTO parts VALUES ('u1', 1, 5, 'etag-p', 10, 'blob-p1', x'ff', x'');
+INSERT INTO users VALUES ('AKIAOLD', x'5e', 1, 11);
+)sql";
+
+TEST(CatalogMigrationTest, AVersion1DatabaseUpgradesKeepingItsData) {
+  ScratchDir dir;
+  std::string path = dir.path() + "/v1.db";
+  RawExec(path, kSchemaVersion1);
+
+  auto opened = SqliteCatalog::Open(path);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  SqliteCatalog& catalog = **opened;
+  auto version = catalog.SchemaVersion();
+  ASSERT_TRUE(version);
+  EXPECT_EQ(*version, 2);
+
+  // Old rows read with empty encryption fields.
+  auto bucket = catalog.GetBucket("old");
+  ASSERT_TRUE(bucket) << bucket.error().ToString();
+  EXPECT_EQ(bucket->owner, "AKIAOLD");
+  EXPECT_TRUE(bucket->encryption.empty());
+  auto object = catalog.GetObject("old", "k");
+  ASSERT_TRUE(object) << object.error().ToString();
+  EXPECT_EQ(object->object_id, (Bytes{1, 2}));
+  EXPECT_EQ(object->envelope, (Bytes{0xcc}));
+  EXPECT_EQ(object->blobs, (std::vector<std::string>{"blob-k-0", "blob-k-1"}));
+  EXPECT_TRUE(object->encryption.empty());
+  EXPECT_EQ(object->kek_ref, "");
+  auto upload = catalog.GetUpload("u1");
+  ASSERT_TRUE(upload);
+  EXPECT_EQ(upload->envelope, (Bytes{0xee}));
+  EXPECT_TRUE(upload->encryption.empty());
+  auto parts = catalog.GetParts("u1");
+  ASSERT_TRUE(parts);
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].blob, "blob-p1");
+  auto user = catalog.GetUser("AKIAOLD");
+  ASSERT_TRUE(user);
+  EXPECT_TRUE(user->admin);
+
+  // The new columns and tables work on the upgraded file.
+  ASSERT_OK(catalog.SetBucketEncryption("old", B("kms")));
+  ASSERT_OK(catalog.PutObject(MakeObject("old", "new", "n")));
+  ASSERT_OK(catalog.CreateKmsKey(KmsKey{"kid", "", "enabled", 1, 1, "customer", "strongroom"},
+                                 KmsKeyVersion{"kid", 1, B("salt"), 1}));
+  ASSERT_OK(catalog.AddKmsAlias("alias/x", "kid"));
+  opened->reset();
+
+  // Reopening finds the current version and the data.
+  auto again = SqliteCatalog::Open(path);
+  ASSERT_TRUE(again) << again.error().ToString();
+  version = (*again)->SchemaVersion();
+  ASSERT_TRUE(version);
+  EXPECT_EQ(*version, 2);
+  bucket = (*again)->GetBucket("old");
+  ASSERT_TRUE(bucket);
+  EXPECT_EQ(bucket->encryption, B("kms"));
+  auto resolved = (*again)->ResolveKmsAlias("alias/x");
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(*resolved, "kid");
+  object = (*again)->GetObject("old", "new");
+  ASSERT_TRUE(object);
+  ExpectSameObject(*object, MakeObject("old", "new", "n"));
+}
+
+TEST_F(CatalogTest, ObjectsAreIndexedByKekRef) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id FROM objects WHERE kek_ref = 'x'",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("objects_by_kek_ref"), std::string::npos) << plan;
 }
 
 TEST(CatalogOpenTest, ForeignDatabaseIsRefused) {
@@ -351,7 +505,7 @@ TEST(CatalogOpenTest, CorruptPageIsDataLoss) {
   {
     auto catalog = Catalog::Open(path);
     ASSERT_TRUE(catalog);
-    ASSERT_OK((*catalog)->CreateBucket(Bucket{"b", 1, "o"}));
+    ASSERT_OK((*catalog)->CreateBucket(Bucket{"b", 1, "o", {}}));
     std::vector<std::string> keys;
     for (int i = 0; i < 500; ++i) keys.push_back("key" + std::to_string(i));
     BulkInsert(path, "b", keys);
@@ -386,14 +540,14 @@ TEST_F(CatalogTest, BusyDatabaseIsUnavailableAfterTheTimeout) {
 
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(
-      FailsWith((*impatient)->CreateBucket(Bucket{"other", 1, "o"}), ErrorCode::kUnavailable));
+      FailsWith((*impatient)->CreateBucket(Bucket{"other", 1, "o", {}}), ErrorCode::kUnavailable));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90));
   // WAL: readers are not blocked by the writer.
   EXPECT_TRUE((*impatient)->GetBucket("bucket"));
 
   ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
-  EXPECT_TRUE((*impatient)->CreateBucket(Bucket{"other", 1, "o"}));
+  EXPECT_TRUE((*impatient)->CreateBucket(Bucket{"other", 1, "o", {}}));
 }
 
 TEST_F(CatalogTest, AWriterWaitsForAnotherConnectionWithinTheTimeout) {
@@ -404,7 +558,7 @@ TEST_F(CatalogTest, AWriterWaitsForAnotherConnectionWithinTheTimeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   });
-  EXPECT_TRUE(catalog_->CreateBucket(Bucket{"patient", 1, "o"}));  // default 10 s timeout
+  EXPECT_TRUE(catalog_->CreateBucket(Bucket{"patient", 1, "o", {}}));  // default 10 s timeout
   release.join();
   sqlite3_close(db);
 }
@@ -413,10 +567,11 @@ TEST_F(CatalogTest, AWriterWaitsForAnotherConnectionWithinTheTimeout) {
 
 TEST_F(CatalogTest, Buckets) {
   EXPECT_TRUE(
-      FailsWith(catalog_->CreateBucket(Bucket{"bucket", 2, "x"}), ErrorCode::kAlreadyExists));
-  EXPECT_TRUE(FailsWith(catalog_->CreateBucket(Bucket{"", 2, "x"}), ErrorCode::kInvalidArgument));
-  ASSERT_OK(catalog_->CreateBucket(Bucket{"alpha", 10, "AKIA1"}));
-  ASSERT_OK(catalog_->CreateBucket(Bucket{"zulu", 20, "AKIA2"}));
+      FailsWith(catalog_->CreateBucket(Bucket{"bucket", 2, "x", {}}), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(
+      FailsWith(catalog_->CreateBucket(Bucket{"", 2, "x", {}}), ErrorCode::kInvalidArgument));
+  ASSERT_OK(catalog_->CreateBucket(Bucket{"alpha", 10, "AKIA1", {}}));
+  ASSERT_OK(catalog_->CreateBucket(Bucket{"zulu", 20, "AKIA2", {}}));
 
   auto bucket = catalog_->GetBucket("alpha");
   ASSERT_TRUE(bucket);
@@ -447,6 +602,33 @@ TEST_F(CatalogTest, DeleteBucketRefusesWhileObjectsOrUploadsExist) {
   auto buckets = catalog_->ListBuckets();
   ASSERT_TRUE(buckets);
   EXPECT_TRUE(buckets->empty());
+}
+
+TEST_F(CatalogTest, BucketEncryption) {
+  auto bucket = catalog_->GetBucket("bucket");
+  ASSERT_TRUE(bucket);
+  EXPECT_TRUE(bucket->encryption.empty()) << "empty = SSE-S3 default";
+
+  ASSERT_OK(catalog_->CreateBucket(Bucket{"kms", 3, "AKIA1", B("aws:kms key-1")}));
+  bucket = catalog_->GetBucket("kms");
+  ASSERT_TRUE(bucket);
+  EXPECT_EQ(bucket->encryption, B("aws:kms key-1"));
+
+  ASSERT_OK(catalog_->SetBucketEncryption("bucket", B("AES256")));
+  auto buckets = catalog_->ListBuckets();
+  ASSERT_TRUE(buckets);
+  ASSERT_EQ(buckets->size(), 2u);
+  EXPECT_EQ((*buckets)[0].name, "bucket");
+  EXPECT_EQ((*buckets)[0].encryption, B("AES256"));
+  EXPECT_EQ((*buckets)[1].encryption, B("aws:kms key-1"));
+
+  ASSERT_OK(catalog_->SetBucketEncryption("kms", {}));
+  bucket = catalog_->GetBucket("kms");
+  ASSERT_TRUE(bucket);
+  EXPECT_TRUE(bucket->encryption.empty());
+  EXPECT_EQ(bucket->owner, "AKIA1") << "only the encryption changes";
+  EXPECT_EQ(bucket->created_ms, 3);
+  EXPECT_TRUE(FailsWith(catalog_->SetBucketEncryption("missing", B("x")), ErrorCode::kNotFound));
 }
 
 // ------------------------------------------------------------------ objects
@@ -509,11 +691,54 @@ TEST_F(CatalogTest, ObjectErrorsAndEdgeValues) {
   ExpectSameObject(*got, big);
 
   // The same key in another bucket is another object.
-  ASSERT_OK(catalog_->CreateBucket(Bucket{"second", 1, "o"}));
+  ASSERT_OK(catalog_->CreateBucket(Bucket{"second", 1, "o", {}}));
   ASSERT_OK(catalog_->PutObject(MakeObject("second", "big", "other")));
   got = catalog_->GetObject("bucket", "big");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->etag, "etag-b");
+}
+
+TEST_F(CatalogTest, ReplaceObjectIfSwapsOnlyTheExpectedVersion) {
+  Object original = MakeObject("bucket", "k", "v1", 2);
+  ASSERT_OK(catalog_->PutObject(original));
+
+  // Same object id, new envelope and encryption facts (a re-wrap).
+  Object rewrapped = original;
+  rewrapped.envelope = B("envelope:rewrapped");
+  rewrapped.encryption = B("encryption:rewrapped");
+  rewrapped.kek_ref = "strongroom:other/2";
+  rewrapped.etag = "etag-rewrapped";
+  auto replaced = catalog_->ReplaceObjectIf(rewrapped, original.object_id);
+  ASSERT_TRUE(replaced) << replaced.error().ToString();
+  ExpectSameObject(*replaced, original);
+  auto got = catalog_->GetObject("bucket", "k");
+  ASSERT_TRUE(got);
+  ExpectSameObject(*got, rewrapped);
+
+  // The stored version changed meanwhile: nothing is written.
+  Object newer = MakeObject("bucket", "k", "v2", 1);
+  ASSERT_OK(catalog_->PutObject(newer));
+  Object stale = rewrapped;
+  stale.envelope = B("envelope:stale");
+  EXPECT_TRUE(FailsWith(catalog_->ReplaceObjectIf(stale, original.object_id),
+                        ErrorCode::kFailedPrecondition));
+  got = catalog_->GetObject("bucket", "k");
+  ASSERT_TRUE(got);
+  ExpectSameObject(*got, newer);
+  // A prefix of the stored id is not the id.
+  ByteView prefix(newer.object_id.data(), newer.object_id.size() - 1);
+  EXPECT_TRUE(FailsWith(catalog_->ReplaceObjectIf(stale, prefix), ErrorCode::kFailedPrecondition));
+
+  // Gone: kNotFound, and no object appears.
+  ASSERT_OK(catalog_->DeleteObject("bucket", "k"));
+  EXPECT_TRUE(FailsWith(catalog_->ReplaceObjectIf(stale, newer.object_id), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->GetObject("bucket", "k"), ErrorCode::kNotFound));
+  Object elsewhere = MakeObject("nobucket", "k", "v1");
+  EXPECT_TRUE(
+      FailsWith(catalog_->ReplaceObjectIf(elsewhere, elsewhere.object_id), ErrorCode::kNotFound));
+  auto referenced = catalog_->ReferencedBlobs();
+  ASSERT_TRUE(referenced);
+  EXPECT_TRUE(referenced->empty());
 }
 
 TEST_F(CatalogTest, UnicodeKeysRoundTripAndSortByUtf8Bytes) {
@@ -778,7 +1003,12 @@ TEST_F(CatalogTest, UploadsAndParts) {
   EXPECT_EQ(got->owner, upload.owner);
   EXPECT_EQ(got->attributes, upload.attributes);
   EXPECT_EQ(got->envelope, upload.envelope);
+  EXPECT_EQ(got->encryption, upload.encryption);
   EXPECT_TRUE(FailsWith(catalog_->GetUpload("nope"), ErrorCode::kNotFound));
+  auto uploads = catalog_->ListUploads(ListUploadsRequest{"bucket", "", "", "", "", 10});
+  ASSERT_TRUE(uploads);
+  ASSERT_EQ(uploads->uploads.size(), 1u);
+  EXPECT_EQ(uploads->uploads[0].encryption, upload.encryption);
 
   // Parts arrive out of order; part 2 is uploaded twice.
   for (uint32_t n : {3u, 1u, 2u, 10u}) {
@@ -908,7 +1138,7 @@ TEST_F(CatalogTest, CompleteUploadPublishesAndReturnsUnreferencedBlobs) {
 
 TEST_F(CatalogTest, CompleteUploadIntoADeletedBucketIsImpossible) {
   // A bucket with an upload cannot go away, so completion always has a bucket.
-  ASSERT_OK(catalog_->CreateBucket(Bucket{"tmp", 1, "o"}));
+  ASSERT_OK(catalog_->CreateBucket(Bucket{"tmp", 1, "o", {}}));
   ASSERT_OK(catalog_->CreateUpload(MakeUpload("u", "tmp", "k")));
   EXPECT_TRUE(FailsWith(catalog_->DeleteBucket("tmp"), ErrorCode::kFailedPrecondition));
   Object object = MakeObject("tmp", "k", "v", 0);
@@ -1045,6 +1275,180 @@ TEST_F(CatalogTest, ListUploadsPaginatesLikeTheReference) {
   }
 }
 
+// ------------------------------------------------------------------ KMS keys
+
+KmsKey MakeKey(const std::string& id, int64_t created_ms, const std::string& kind = "customer") {
+  return KmsKey{id, "description of " + id, "enabled", 1, created_ms, kind, "strongroom"};
+}
+
+KmsKeyVersion MakeVersion(const std::string& id, uint32_t version) {
+  return KmsKeyVersion{id, version, B("salt-" + id + "-" + std::to_string(version)),
+                       1000 + version};
+}
+
+TEST_F(CatalogTest, KmsKeysAndVersions) {
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k-late", 300), MakeVersion("k-late", 1)));
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("sse-s3", 100, "sse-s3"), MakeVersion("sse-s3", 1)));
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k-mid", 200), MakeVersion("k-mid", 1)));
+  EXPECT_TRUE(FailsWith(catalog_->CreateKmsKey(MakeKey("k-mid", 5), MakeVersion("k-mid", 1)),
+                        ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(FailsWith(catalog_->CreateKmsKey(MakeKey("", 5), MakeVersion("", 1)),
+                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(catalog_->CreateKmsKey(MakeKey("x", 5), MakeVersion("y", 1)),
+                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(catalog_->CreateKmsKey(MakeKey("x", 5), MakeVersion("x", 2)),
+                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(catalog_->GetKmsKey("x"), ErrorCode::kNotFound)) << "nothing half-made";
+
+  auto key = catalog_->GetKmsKey("k-mid");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->key_id, "k-mid");
+  EXPECT_EQ(key->description, "description of k-mid");
+  EXPECT_EQ(key->state, "enabled");
+  EXPECT_EQ(key->current_version, 1u);
+  EXPECT_EQ(key->created_ms, 200);
+  EXPECT_EQ(key->kind, "customer");
+  EXPECT_EQ(key->provider, "strongroom");
+  EXPECT_TRUE(FailsWith(catalog_->GetKmsKey("nope"), ErrorCode::kNotFound));
+
+  auto keys = catalog_->ListKmsKeys();
+  ASSERT_TRUE(keys);
+  std::vector<std::string> ids;
+  for (const auto& k : *keys) ids.push_back(k.key_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"sse-s3", "k-mid", "k-late"})) << "by creation time";
+  EXPECT_EQ((*keys)[0].kind, "sse-s3");
+
+  // State.
+  ASSERT_OK(catalog_->SetKmsKeyState("k-mid", "disabled"));
+  key = catalog_->GetKmsKey("k-mid");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->state, "disabled");
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyState("nope", "disabled"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyState("k-mid", ""), ErrorCode::kInvalidArgument));
+
+  // Versions.
+  auto version = catalog_->GetKmsKeyVersion("k-mid", 1);
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->key_id, "k-mid");
+  EXPECT_EQ(version->version, 1u);
+  EXPECT_EQ(version->salt, B("salt-k-mid-1"));
+  EXPECT_EQ(version->created_ms, 1001);
+  EXPECT_TRUE(FailsWith(catalog_->GetKmsKeyVersion("k-mid", 2), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->GetKmsKeyVersion("nope", 1), ErrorCode::kNotFound));
+
+  ASSERT_OK(catalog_->AddKmsKeyVersion(MakeVersion("k-mid", 2)));
+  key = catalog_->GetKmsKey("k-mid");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->current_version, 2u);
+  EXPECT_EQ(key->state, "disabled") << "a new version keeps the state";
+  version = catalog_->GetKmsKeyVersion("k-mid", 2);
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->salt, B("salt-k-mid-2"));
+  version = catalog_->GetKmsKeyVersion("k-mid", 1);
+  ASSERT_TRUE(version) << "old versions stay readable";
+  EXPECT_EQ(version->salt, B("salt-k-mid-1"));
+  EXPECT_TRUE(
+      FailsWith(catalog_->AddKmsKeyVersion(MakeVersion("k-mid", 2)), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(
+      FailsWith(catalog_->AddKmsKeyVersion(MakeVersion("k-mid", 0)), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsKeyVersion(MakeVersion("nope", 2)), ErrorCode::kNotFound));
+  key = catalog_->GetKmsKey("k-mid");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->current_version, 2u);
+}
+
+TEST_F(CatalogTest, KmsAliases) {
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k1", 1), MakeVersion("k1", 1)));
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k2", 2), MakeVersion("k2", 1)));
+  ASSERT_OK(catalog_->AddKmsAlias("alias/b", "k1"));
+  ASSERT_OK(catalog_->AddKmsAlias("alias/a", "k1"));
+  ASSERT_OK(catalog_->AddKmsAlias("alias/c", "k2"));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsAlias("alias/a", "k2"), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsAlias("alias/a", "k1"), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsAlias("alias/d", "nope"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsAlias("", "k1"), ErrorCode::kInvalidArgument));
+
+  auto resolved = catalog_->ResolveKmsAlias("alias/a");
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(*resolved, "k1");
+  resolved = catalog_->ResolveKmsAlias("alias/c");
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(*resolved, "k2");
+  EXPECT_TRUE(FailsWith(catalog_->ResolveKmsAlias("alias/d"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->ResolveKmsAlias("ALIAS/A"), ErrorCode::kNotFound))
+      << "aliases are case-sensitive";
+
+  auto aliases = catalog_->KmsAliasesOf("k1");
+  ASSERT_TRUE(aliases);
+  EXPECT_EQ(*aliases, (std::vector<std::string>{"alias/a", "alias/b"}));
+  aliases = catalog_->KmsAliasesOf("nope");
+  ASSERT_TRUE(aliases);
+  EXPECT_TRUE(aliases->empty());
+
+  ASSERT_OK(catalog_->DeleteKmsAlias("alias/a"));
+  EXPECT_TRUE(FailsWith(catalog_->DeleteKmsAlias("alias/a"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->ResolveKmsAlias("alias/a"), ErrorCode::kNotFound));
+  ASSERT_OK(catalog_->AddKmsAlias("alias/a", "k2"));  // a freed alias may name another key
+  aliases = catalog_->KmsAliasesOf("k2");
+  ASSERT_TRUE(aliases);
+  EXPECT_EQ(*aliases, (std::vector<std::string>{"alias/a", "alias/c"}));
+}
+
+TEST_F(CatalogTest, KmsGrants) {
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k1", 1), MakeVersion("k1", 1)));
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k2", 2), MakeVersion("k2", 1)));
+  ASSERT_OK(catalog_->AddKmsGrant("k1", "AKIAB"));
+  ASSERT_OK(catalog_->AddKmsGrant("k1", "AKIAA"));
+  ASSERT_OK(catalog_->AddKmsGrant("k1", "AKIAA"));  // granting twice is harmless
+  ASSERT_OK(catalog_->AddKmsGrant("k2", "AKIAA"));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsGrant("nope", "AKIAA"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->AddKmsGrant("k1", ""), ErrorCode::kInvalidArgument));
+
+  auto has = catalog_->HasKmsGrant("k1", "AKIAA");
+  ASSERT_TRUE(has);
+  EXPECT_TRUE(*has);
+  has = catalog_->HasKmsGrant("k2", "AKIAB");
+  ASSERT_TRUE(has);
+  EXPECT_FALSE(*has) << "grants are per (key, access key)";
+  has = catalog_->HasKmsGrant("nope", "AKIAA");
+  ASSERT_TRUE(has);
+  EXPECT_FALSE(*has);
+
+  auto grantees = catalog_->KmsGrantees("k1");
+  ASSERT_TRUE(grantees);
+  EXPECT_EQ(*grantees, (std::vector<std::string>{"AKIAA", "AKIAB"}));
+
+  ASSERT_OK(catalog_->RemoveKmsGrant("k1", "AKIAA"));
+  EXPECT_TRUE(FailsWith(catalog_->RemoveKmsGrant("k1", "AKIAA"), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->RemoveKmsGrant("nope", "AKIAA"), ErrorCode::kNotFound));
+  has = catalog_->HasKmsGrant("k1", "AKIAA");
+  ASSERT_TRUE(has);
+  EXPECT_FALSE(*has);
+  has = catalog_->HasKmsGrant("k2", "AKIAA");
+  ASSERT_TRUE(has);
+  EXPECT_TRUE(*has) << "revoking on one key leaves the other";
+  grantees = catalog_->KmsGrantees("k1");
+  ASSERT_TRUE(grantees);
+  EXPECT_EQ(*grantees, (std::vector<std::string>{"AKIAB"}));
+}
+
+TEST_F(CatalogTest, KmsChangesAreVisibleToAnotherConnectionAtOnce) {
+  auto other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("k", 1), MakeVersion("k", 1)));
+  auto key = other->GetKmsKey("k");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->state, "enabled");
+  ASSERT_OK(other->SetKmsKeyState("k", "disabled"));
+  ASSERT_OK(other->AddKmsGrant("k", "AKIAX"));
+  key = catalog_->GetKmsKey("k");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->state, "disabled");
+  auto has = catalog_->HasKmsGrant("k", "AKIAX");
+  ASSERT_TRUE(has);
+  EXPECT_TRUE(*has);
+}
+
 // ------------------------------------------------------------------ users
 
 TEST_F(CatalogTest, Users) {
@@ -1112,7 +1516,7 @@ TEST_F(CatalogTest, TwoCatalogsOnOneFileReadTheirWrites) {
   EXPECT_EQ(seen->etag, "etag-first");
 
   ASSERT_OK(other->PutObject(MakeObject("bucket", "k", "second")));
-  ASSERT_OK(other->CreateBucket(Bucket{"made-by-other", 1, "o"}));
+  ASSERT_OK(other->CreateBucket(Bucket{"made-by-other", 1, "o", {}}));
   ASSERT_OK(other->AddUser(User{"AKIA2", B("s"), false, 1}));
   seen = catalog_->GetObject("bucket", "k");
   ASSERT_TRUE(seen);
