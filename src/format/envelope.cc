@@ -45,13 +45,18 @@ Bytes EnvelopeHeader(const Envelope& envelope) {
 }
 
 Result<Bytes> WrapAad(const Envelope& envelope, const ObjectId& object_id,
-                      const Binding& binding) {
+                      const Binding& binding, ByteView context) {
   STRONGROOM_ASSIGN_OR_RETURN(Bytes encoded_binding, EncodeBinding(binding));
+  if (context.size() > UINT32_MAX) {
+    return InvalidArgument("envelope context of 4 GiB or more");
+  }
   Bytes aad(kBindingLabel.begin(), kBindingLabel.end());
   aad.push_back(0x00);
   Append(aad, EnvelopeHeader(envelope));
   Append(aad, object_id);
   Append(aad, encoded_binding);
+  AppendBe32(aad, static_cast<uint32_t>(context.size()));
+  Append(aad, context);
   return aad;
 }
 
@@ -77,7 +82,7 @@ Result<crypto::SecretBytes> NewDek() { return crypto::RandomSecret(kDekSize); }
 
 Result<Envelope> WrapDek(WrapScheme scheme, std::string provider_id, std::string key_id,
                          ByteView kek, ByteView dek, const ObjectId& object_id,
-                         const Binding& binding) {
+                         const Binding& binding, ByteView context) {
   if (!IsLocalScheme(scheme)) {
     return InvalidArgument("only the local-KEK and customer-key schemes wrap locally");
   }
@@ -91,7 +96,7 @@ Result<Envelope> WrapDek(WrapScheme scheme, std::string provider_id, std::string
   STRONGROOM_RETURN_IF_ERROR(CheckIds(envelope));
   STRONGROOM_RETURN_IF_ERROR(crypto::RandomFill(envelope.wrap_salt));
   STRONGROOM_ASSIGN_OR_RETURN(auto cipher, WrapCipher(envelope, kek));
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes aad, WrapAad(envelope, object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes aad, WrapAad(envelope, object_id, binding, context));
   // The wrap key is single-use (fresh salt), so the all-zero nonce is unique.
   static constexpr uint8_t kZeroNonce[crypto::AesGcm256::kNonceSize] = {};
   envelope.wrapped.resize(kWrappedSize);
@@ -100,7 +105,8 @@ Result<Envelope> WrapDek(WrapScheme scheme, std::string provider_id, std::string
 }
 
 Result<crypto::SecretBytes> UnwrapDek(const Envelope& envelope, ByteView kek,
-                                      const ObjectId& object_id, const Binding& binding) {
+                                      const ObjectId& object_id, const Binding& binding,
+                                      ByteView context) {
   if (!IsLocalScheme(envelope.scheme)) {
     return Unimplemented("envelopes of an external key service are unwrapped by that service");
   }
@@ -109,14 +115,14 @@ Result<crypto::SecretBytes> UnwrapDek(const Envelope& envelope, ByteView kek,
   }
   STRONGROOM_RETURN_IF_ERROR(CheckIds(envelope));
   STRONGROOM_ASSIGN_OR_RETURN(auto cipher, WrapCipher(envelope, kek));
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes aad, WrapAad(envelope, object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes aad, WrapAad(envelope, object_id, binding, context));
   static constexpr uint8_t kZeroNonce[crypto::AesGcm256::kNonceSize] = {};
   crypto::SecretBytes dek(kDekSize);
   auto opened = cipher->Open(kZeroNonce, aad, envelope.wrapped, dek.mutable_reveal());
   if (!opened) {
     if (opened.error().code() == ErrorCode::kDataLoss) {
       return Unauthenticated("the data key did not unwrap: wrong key, or the envelope was "
-                             "modified or belongs to another object");
+                             "modified or belongs to another object or context");
     }
     return tl::unexpected(opened.error());
   }

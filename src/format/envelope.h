@@ -2,7 +2,8 @@
 #pragma once
 
 // Envelopes: a data key (DEK) wrapped under a key-encryption key, bound to
-// the object id and the object's bucket and key. Layout: docs/FORMAT.md §6.
+// the object id, the object's bucket and key, and a context (the SSE-KMS
+// encryption context; empty elsewhere). Layout: docs/FORMAT.md §6.
 
 #include <array>
 #include <cstdint>
@@ -38,17 +39,22 @@ struct Envelope {
 Result<crypto::SecretBytes> NewDek();
 
 // Wraps `dek` under `kek` (any length; HKDF extracts) with a fresh wrap salt,
-// for the local-KEK or customer-key scheme. kInvalidArgument for the external
-// scheme, a DEK that is not 32 bytes, an empty KEK or bad ids.
+// for the local-KEK or customer-key scheme. `context` enters the wrap AAD
+// (length-prefixed, so empty is a value too) and is not stored in the
+// envelope: the caller keeps it and must present the same bytes to unwrap.
+// kInvalidArgument for the external scheme, a DEK that is not 32 bytes, an
+// empty KEK, bad ids or a context of 2^32 bytes or more.
 Result<Envelope> WrapDek(WrapScheme scheme, std::string provider_id, std::string key_id,
                          ByteView kek, ByteView dek, const ObjectId& object_id,
-                         const Binding& binding);
+                         const Binding& binding, ByteView context);
 
 // Unwraps. kUnauthenticated if the tag fails — a wrong key, or an envelope
-// that was modified or belongs to another object, bucket or key; the causes
-// are indistinguishable by design. kUnimplemented for the external scheme.
+// that was modified or belongs to another object, bucket, key or context;
+// the causes are indistinguishable by design. kUnimplemented for the
+// external scheme.
 Result<crypto::SecretBytes> UnwrapDek(const Envelope& envelope, ByteView kek,
-                                      const ObjectId& object_id, const Binding& binding);
+                                      const ObjectId& object_id, const Binding& binding,
+                                      ByteView context);
 
 Result<Bytes> SerializeEnvelope(const Envelope& envelope);
 // Strict parse: kInvalidArgument for unknown magic, version or scheme,

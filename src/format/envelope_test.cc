@@ -41,10 +41,11 @@ const Binding kBinding{"photos", "2026/11/cat.jpg"};
 
 Envelope Wrap(WrapScheme scheme = WrapScheme::kLocalKek, std::string provider = "local",
               std::string key_id = "master-key/v3", ByteView kek = {},
-              const Binding& binding = kBinding) {
+              const Binding& binding = kBinding, ByteView context = {}) {
   Bytes default_kek = Kek();
   auto envelope = WrapDek(scheme, std::move(provider), std::move(key_id),
-                          kek.empty() ? ByteView(default_kek) : kek, Dek(), Id(), binding);
+                          kek.empty() ? ByteView(default_kek) : kek, Dek(), Id(), binding,
+                          context);
   EXPECT_TRUE(envelope.has_value()) << (envelope ? "" : envelope.error().ToString());
   return envelope.value_or(Envelope{});
 }
@@ -71,8 +72,8 @@ Bytes RawEnvelope(uint8_t scheme, std::string_view provider, std::string_view ke
 }
 
 void ExpectUnwrapsToTheDek(const Envelope& envelope, ByteView kek, const ObjectId& id,
-                           const Binding& binding) {
-  auto dek = UnwrapDek(envelope, kek, id, binding);
+                           const Binding& binding, ByteView context = {}) {
+  auto dek = UnwrapDek(envelope, kek, id, binding, context);
   ASSERT_TRUE(dek.has_value()) << dek.error().ToString();
   EXPECT_EQ(Bytes(dek->reveal().begin(), dek->reveal().end()), Dek());
 }
@@ -151,6 +152,7 @@ TEST(EnvelopeTest, WrappedDekMatchesAnIndependentComputation) {
   Append(aad, AsBytes("photos"));
   Append(aad, Bytes{0, 15});
   Append(aad, AsBytes("2026/11/cat.jpg"));
+  Append(aad, Bytes{0, 0, 0, 0});  // the empty context, length-prefixed
 
   auto aead = crypto::AesGcm256::Create(wrap_key->reveal());
   ASSERT_TRUE(aead.has_value());
@@ -158,6 +160,42 @@ TEST(EnvelopeTest, WrappedDekMatchesAnIndependentComputation) {
   Bytes dek(32);
   ASSERT_TRUE((*aead)->Open(zero_nonce, aad, envelope.wrapped, dek).has_value());
   EXPECT_EQ(dek, Dek());
+}
+
+TEST(EnvelopeTest, WrappedDekWithAContextMatchesAnIndependentComputation) {
+  std::string context = R"({"department":"finance"})";
+  Envelope envelope = Wrap(WrapScheme::kLocalKek, "strongroom", "0f9a/2", {}, Binding{"b", "k"},
+                           AsBytes(context));
+  Bytes header = Serialized(envelope);
+  header.resize(header.size() - (kWrapSaltSize + 2 + 48));
+
+  std::string wrap_label = "strongroom/v1/dek-wrap";
+  Bytes info(wrap_label.begin(), wrap_label.end());
+  info.push_back(0x00);
+  info.push_back(0x02);
+  auto wrap_key = crypto::HkdfSha512(Kek(), envelope.wrap_salt, info, 32);
+  ASSERT_TRUE(wrap_key.has_value());
+  std::string label = "strongroom/v1/dek-binding";
+  Bytes aad(label.begin(), label.end());
+  aad.push_back(0x00);
+  Append(aad, header);
+  Append(aad, Id());
+  Append(aad, Bytes{0, 1, 'b', 0, 1, 'k'});
+  Append(aad, Bytes{0, 0, 0, static_cast<uint8_t>(context.size())});
+  Append(aad, AsBytes(context));
+  auto aead = crypto::AesGcm256::Create(wrap_key->reveal());
+  ASSERT_TRUE(aead.has_value());
+  uint8_t zero_nonce[12] = {};
+  Bytes dek(32);
+  ASSERT_TRUE((*aead)->Open(zero_nonce, aad, envelope.wrapped, dek).has_value());
+  EXPECT_EQ(dek, Dek());
+}
+
+TEST(EnvelopeTest, WrapUnwrapRoundTripWithAContext) {
+  std::string context = R"({"a":"b"})";
+  Envelope envelope = Wrap(WrapScheme::kLocalKek, "strongroom", "k/1", {}, kBinding,
+                           AsBytes(context));
+  ExpectUnwrapsToTheDek(envelope, Kek(), Id(), kBinding, AsBytes(context));
 }
 
 TEST(EnvelopeTest, EveryWrapUsesAFreshSalt) {
@@ -169,18 +207,18 @@ TEST(EnvelopeTest, EveryWrapUsesAFreshSalt) {
 // ------------------------------------------------------------- wrap checks
 
 TEST(EnvelopeWrapTest, RejectsTheExternalScheme) {
-  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kExternal, "kmip", "k", Kek(), Dek(), Id(), kBinding),
+  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kExternal, "kmip", "k", Kek(), Dek(), Id(), kBinding, {}),
                         ErrorCode::kInvalidArgument));
 }
 
 TEST(EnvelopeWrapTest, RejectsADekThatIsNot32Bytes) {
   Bytes dek(31, 1);
-  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kLocalKek, "local", "", Kek(), dek, Id(), kBinding),
+  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kLocalKek, "local", "", Kek(), dek, Id(), kBinding, {}),
                         ErrorCode::kInvalidArgument));
 }
 
 TEST(EnvelopeWrapTest, RejectsAnEmptyKek) {
-  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kLocalKek, "local", "", {}, Dek(), Id(), kBinding),
+  EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kLocalKek, "local", "", {}, Dek(), Id(), kBinding, {}),
                         ErrorCode::kInvalidArgument));
 }
 
@@ -188,18 +226,18 @@ TEST(EnvelopeWrapTest, RejectsAProviderIdThatIsNotPrintableAscii) {
   for (std::string provider : {std::string("has space"), std::string("tab\t"),
                                std::string("caf\xc3\xa9"), std::string(256, 'p')}) {
     EXPECT_TRUE(
-        FailsWith(WrapDek(WrapScheme::kLocalKek, provider, "", Kek(), Dek(), Id(), kBinding),
+        FailsWith(WrapDek(WrapScheme::kLocalKek, provider, "", Kek(), Dek(), Id(), kBinding, {}),
                   ErrorCode::kInvalidArgument))
         << provider;
   }
   EXPECT_TRUE(
-      WrapDek(WrapScheme::kLocalKek, std::string(255, 'p'), "", Kek(), Dek(), Id(), kBinding)
+      WrapDek(WrapScheme::kLocalKek, std::string(255, 'p'), "", Kek(), Dek(), Id(), kBinding, {})
           .has_value());
 }
 
 TEST(EnvelopeWrapTest, RejectsAKeyIdLongerThan65535Bytes) {
   EXPECT_TRUE(FailsWith(WrapDek(WrapScheme::kLocalKek, "local", std::string(65536, 'k'), Kek(),
-                                Dek(), Id(), kBinding),
+                                Dek(), Id(), kBinding, {}),
                         ErrorCode::kInvalidArgument));
 }
 
@@ -211,70 +249,94 @@ TEST(EnvelopeWrapTest, SerializeRejectsEnvelopesLargerThan4096Bytes) {
 // ---------------------------------------------------- unwrap: wrong inputs
 
 TEST(EnvelopeUnwrapTest, WrongKekIsUnauthenticated) {
-  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(2), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(2), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, EmptyKekIsInvalidArgument) {
-  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), {}, Id(), kBinding), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), {}, Id(), kBinding, {}), ErrorCode::kInvalidArgument));
 }
 
 TEST(EnvelopeUnwrapTest, OtherObjectIdIsUnauthenticated) {
-  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(2), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(2), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherBucketIsUnauthenticated) {
-  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(), Binding{"videos", kBinding.object_key}),
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(), Binding{"videos", kBinding.object_key}, {}),
                         ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherObjectKeyIsUnauthenticated) {
-  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(), Binding{kBinding.bucket, "dog.jpg"}),
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(), Binding{kBinding.bucket, "dog.jpg"}, {}),
                         ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, BindingBoundaryShiftIsUnauthenticated) {
   Envelope envelope = Wrap(WrapScheme::kLocalKek, "local", "", {}, Binding{"ab", "c"});
   EXPECT_TRUE(
-      FailsWith(UnwrapDek(envelope, Kek(), Id(), Binding{"a", "bc"}), ErrorCode::kUnauthenticated));
+      FailsWith(UnwrapDek(envelope, Kek(), Id(), Binding{"a", "bc"}, {}), ErrorCode::kUnauthenticated));
+}
+
+TEST(EnvelopeUnwrapTest, OtherContextIsUnauthenticated) {
+  std::string context = R"({"a":"b"})";
+  Envelope envelope = Wrap(WrapScheme::kLocalKek, "strongroom", "k/1", {}, kBinding,
+                           AsBytes(context));
+  for (std::string other : {std::string(R"({"a":"c"})"), std::string(R"({"a":"b"} )"),
+                            std::string(), std::string(R"({"a":"b")")}) {
+    EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, AsBytes(other)),
+                          ErrorCode::kUnauthenticated))
+        << other;
+  }
+  // An envelope wrapped without a context does not open with one.
+  EXPECT_TRUE(FailsWith(UnwrapDek(Wrap(), Kek(), Id(), kBinding, AsBytes(context)),
+                        ErrorCode::kUnauthenticated));
+}
+
+TEST(EnvelopeUnwrapTest, BindingContextBoundaryShiftIsUnauthenticated) {
+  // The context is length-prefixed after the binding: moving bytes between
+  // the object key and the context changes the AAD.
+  Bytes with_nul = {0x00};
+  Envelope envelope = Wrap(WrapScheme::kLocalKek, "local", "", {}, Binding{"b", "k"}, with_nul);
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), Binding{"b", std::string("k\0", 2)}, {}),
+                        ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherSchemeByteIsUnauthenticated) {
   Envelope local = Wrap(WrapScheme::kLocalKek);
   local.scheme = WrapScheme::kCustomerKey;
-  EXPECT_TRUE(FailsWith(UnwrapDek(local, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(local, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
   // The same through the bytes: 0x02 → 0x03 parses, then fails to unwrap.
   Bytes bytes = Serialized(Wrap(WrapScheme::kCustomerKey));
   bytes[5] = 0x02;
   auto parsed = ParseEnvelope(bytes);
   ASSERT_TRUE(parsed.has_value());
-  EXPECT_TRUE(FailsWith(UnwrapDek(*parsed, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(*parsed, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherProviderIdIsUnauthenticated) {
   Envelope envelope = Wrap();
   envelope.provider_id = "locak";
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherKeyIdIsUnauthenticated) {
   Envelope envelope = Wrap();
   envelope.key_id = "master-key/v4";
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
   envelope.key_id = "";
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, OtherWrapSaltIsUnauthenticated) {
   Envelope envelope = Wrap();
   envelope.wrap_salt[17] ^= 1;
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated));
 }
 
 TEST(EnvelopeUnwrapTest, ModifiedWrappedKeyIsUnauthenticated) {
   for (size_t i : {size_t{0}, size_t{31}, size_t{32}, size_t{47}}) {
     Envelope envelope = Wrap();
     envelope.wrapped[i] ^= 0x80;
-    EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnauthenticated))
+    EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnauthenticated))
         << i;
   }
 }
@@ -282,13 +344,13 @@ TEST(EnvelopeUnwrapTest, ModifiedWrappedKeyIsUnauthenticated) {
 TEST(EnvelopeUnwrapTest, ExternalSchemeIsUnimplemented) {
   Envelope envelope = Wrap();
   envelope.scheme = WrapScheme::kExternal;
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kUnimplemented));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kUnimplemented));
 }
 
 TEST(EnvelopeUnwrapTest, WrappedKeyOtherThan48BytesIsInvalidArgument) {
   Envelope envelope = Wrap();
   envelope.wrapped.pop_back();
-  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(UnwrapDek(envelope, Kek(), Id(), kBinding, {}), ErrorCode::kInvalidArgument));
 }
 
 // ------------------------------------------------------------- strict parse
@@ -394,7 +456,7 @@ TEST(EnvelopeParseTest, EveryFlippedByteFailsToParseOrToUnwrap) {
           EXPECT_EQ(parsed.error().code(), ErrorCode::kInvalidArgument) << i;
           continue;
         }
-        auto dek = UnwrapDek(*parsed, Kek(), Id(), kBinding);
+        auto dek = UnwrapDek(*parsed, Kek(), Id(), kBinding, {});
         ASSERT_FALSE(dek.has_value()) << "byte " << i << " mask " << int{mask} << " unwrapped";
         ErrorCode code = dek.error().code();
         EXPECT_TRUE(code == ErrorCode::kUnauthenticated || code == ErrorCode::kUnimplemented)

@@ -183,7 +183,7 @@ Result<FileSummary> EncryptFile(const FileKey& key, ByteSource& source, ByteSink
                                                             : kKeyFileProvider);
   STRONGROOM_ASSIGN_OR_RETURN(header.envelope,
                               WrapDek(WrapScheme::kLocalKek, provider, "", kek.reveal(),
-                                      dek.reveal(), header.object_id, kFileBinding));
+                                      dek.reveal(), header.object_id, kFileBinding, {}));
   STRONGROOM_ASSIGN_OR_RETURN(Bytes envelope, SerializeEnvelope(header.envelope));
   Bytes head = SerializeHeaderPrefix(header);
   AppendBe32(head, static_cast<uint32_t>(envelope.size()));
@@ -227,7 +227,7 @@ Result<FileSummary> DecryptFile(const FileKey& key, ByteSource& source, ByteSink
   };
   STRONGROOM_ASSIGN_OR_RETURN(FileHeader header, ParseHeader(read_exactly));
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes kek, DeriveKek(key, header));
-  auto dek = UnwrapDek(header.envelope, kek.reveal(), header.object_id, kFileBinding);
+  auto dek = UnwrapDek(header.envelope, kek.reveal(), header.object_id, kFileBinding, {});
   if (!dek) {
     if (dek.error().code() == ErrorCode::kUnauthenticated) {
       return Unauthenticated(header.key_source == KeySource::kPassphrase

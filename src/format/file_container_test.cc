@@ -217,7 +217,7 @@ TEST(FileContainerTest, KeyFileLayoutMatchesTheFormat) {
   ObjectId id;
   std::copy_n(file.begin() + l.object_id, 16, id.begin());
   FileKey key = KeyFile();
-  auto dek = UnwrapDek(*envelope, key.secret.reveal(), id, Binding{});
+  auto dek = UnwrapDek(*envelope, key.secret.reveal(), id, Binding{}, {});
   ASSERT_TRUE(dek.has_value()) << dek.error().ToString();
   auto manifest =
       OpenManifest(ByteView(file).subspan(l.trailer, 142), dek->reveal(), id, Binding{});
@@ -604,7 +604,7 @@ TEST(FileContainerTest, ValidManifestForAnotherStreamIsDataLoss) {
   ASSERT_TRUE(envelope.has_value());
   ObjectId id;
   std::copy_n(file.begin() + l.object_id, 16, id.begin());
-  auto dek = UnwrapDek(*envelope, key.secret.reveal(), id, Binding{});
+  auto dek = UnwrapDek(*envelope, key.secret.reveal(), id, Binding{}, {});
   ASSERT_TRUE(dek.has_value());
   auto manifest = OpenManifest(ByteView(file).subspan(l.trailer, 142), dek->reveal(), id, {});
   ASSERT_TRUE(manifest.has_value());

@@ -39,7 +39,9 @@ struct Manifest {
 
 inline constexpr size_t kManifestTagSize = 32;
 
-// Serializes and MACs `manifest` under a key derived from `dek`.
+// Serializes and MACs `manifest` under a key derived from `dek` — the
+// object's DEK, or for an SSE-C multipart upload its separate manifest key
+// (FORMAT.md §13.3); any 32 random bytes serve.
 // kInvalidArgument if the entries break FORMAT.md §5 (count, part numbers,
 // order) or `dek` is not 32 bytes.
 Result<Bytes> SealManifest(const Manifest& manifest, ByteView dek);

@@ -9,11 +9,15 @@
 #include "crypto/constant_time.h"
 #include "crypto/digest.h"
 #include "crypto/random.h"
+#include "crypto/secret_bytes.h"
 #include "format/envelope.h"
 #include "format/manifest.h"
+#include "format/object_metadata.h"
 #include "format/object_reader.h"
 #include "format/stream.h"
+#include "keys/key_directory.h"
 #include "objects/blob_leases.h"
+#include "objects/encryption_facts.h"
 
 namespace strongroom::objects {
 namespace {
@@ -151,35 +155,248 @@ Result<EncryptedBody> EncryptBody(ByteView dek, const format::ObjectId& object_i
   return out;
 }
 
-Result<crypto::SecretBytes> UnwrapFor(keys::KeyRing& keys, ByteView envelope_bytes,
-                                      const format::ObjectId& object_id,
-                                      const format::Binding& binding) {
-  STRONGROOM_ASSIGN_OR_RETURN(format::Envelope envelope, format::ParseEnvelope(envelope_bytes));
+
+// ------------------------------------------------------------- encryption
+
+// The sealed MD5 of a single-part object's plaintext: an internal attribute
+// entry, never a header (no HTTP header name starts with ':').
+constexpr std::string_view kMd5Attribute = ":md5";
+constexpr std::string_view kSseCProvider = "sse-c";
+// keys::KeyRing::Seal purpose of an SSE-C upload's manifest key (FORMAT.md §13.3).
+constexpr std::string_view kManifestKeyPurpose = "strongroom/v1/manifest-key";
+
+constexpr std::string_view kSseCNoKeyMessage =
+    "The object was stored using a form of Server Side Encryption. The correct parameters must "
+    "be provided to retrieve the object.";
+constexpr std::string_view kSseCNotApplicableMessage =
+    "The encryption parameters are not applicable to this object.";
+constexpr std::string_view kSseCWrongKeyMessage =
+    "Requests specifying Server Side Encryption with Customer provided keys must provide the "
+    "correct secret key.";
+constexpr std::string_view kSseCPartNoKeyMessage =
+    "The multipart upload initiate requested encryption. Subsequent part requests must include "
+    "the appropriate encryption parameters.";
+constexpr std::string_view kSseCMismatchMessage =
+    "The provided encryption parameters did not match the ones used originally.";
+constexpr std::string_view kSseCCompleteMessage =
+    "The object was stored using a form of Server Side Encryption. Correct SSE-C request "
+    "parameters are required for this request when specifying checksums for each part.";
+
+// What the DEK is unwrapped for: the SSE-C errors differ.
+enum class KeyUse { kRead, kUploadPart, kComplete };
+
+bool IsEtagFamilyMd5(SseMode mode) { return mode == SseMode::kS3; }
+
+// The ETag of an object or part with plaintext MD5 `md5` (raw bytes).
+Result<std::string> EtagFor(SseMode mode, ByteView dek, const format::ObjectId& object_id,
+                            ByteView md5) {
+  if (IsEtagFamilyMd5(mode)) {
+    return HexEncode(md5);
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes derived, format::DeriveEtag(dek, object_id, md5));
+  return HexEncode(derived);
+}
+
+// A DEK wrapped for one write or re-wrap.
+struct Wrapped {
+  Bytes envelope;
+  StoredEncryption stored;
+  std::string kek_ref;  // catalog::Object::kek_ref
+};
+
+Result<Wrapped> WrapFor(keys::KeyRing& keys, const EncryptionRequest& request, ByteView dek,
+                        const format::ObjectId& object_id, const format::Binding& binding) {
+  Wrapped out;
+  out.stored.facts.mode = request.mode;
+  out.stored.facts.bucket_key_enabled = request.bucket_key_enabled;
+  format::Envelope envelope;
+  if (request.mode == SseMode::kCustomer) {
+    if (request.customer_key == nullptr || request.customer_key->key.empty()) {
+      return InvalidArgument("SSE-C without a customer key");
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(
+        envelope, format::WrapDek(format::WrapScheme::kCustomerKey, std::string(kSseCProvider), "",
+                                  request.customer_key->key.reveal(), dek, object_id, binding, {}));
+  } else {
+    std::string_view key_id = keys::kSseS3KeyId;
+    if (request.mode == SseMode::kKms) {
+      if (request.kms_key_id.empty()) {
+        return InvalidArgument("aws:kms without a KMS key id");
+      }
+      key_id = request.kms_key_id;
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(keys::Kek kek, keys.CurrentKek(key_id));
+    ByteView context;
+    if (request.mode == SseMode::kKms) {
+      out.stored.facts.kms_key_id = kek.key_id;
+      out.stored.facts.kms_context = request.kms_context;
+      context = AsBytes(out.stored.facts.kms_context);
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(
+        envelope, format::WrapDek(format::WrapScheme::kLocalKek, kek.provider_id, kek.key_ref,
+                                  kek.material->reveal(), dek, object_id, binding, context));
+    out.kek_ref = kek.provider_id + ":" + kek.key_ref;
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(out.envelope, format::SerializeEnvelope(envelope));
+  return out;
+}
+
+// Unwraps a stored envelope for `access`, with AWS's errors for SSE-C, the
+// KMS grant check, and kDataLoss for anything that fails authentication
+// under a key we hold or disagrees with the stored facts.
+Result<crypto::SecretBytes> UnwrapFor(keys::KeyRing& keys, const StoredEncryption& stored,
+                                      ByteView envelope_bytes, const format::ObjectId& object_id,
+                                      const format::Binding& binding, const ReadAccess& access,
+                                      KeyUse use) {
+  auto parsed = format::ParseEnvelope(envelope_bytes);
+  if (!parsed) {
+    return DataLoss("the stored envelope is malformed: " + parsed.error().message());
+  }
+  const format::Envelope& envelope = *parsed;
+  const bool customer = stored.facts.mode == SseMode::kCustomer;
+  const bool envelope_customer = envelope.scheme == format::WrapScheme::kCustomerKey &&
+                                 envelope.provider_id == kSseCProvider && envelope.key_id.empty();
+  if (customer != envelope_customer ||
+      (!customer && envelope.scheme != format::WrapScheme::kLocalKek)) {
+    return DataLoss("the stored envelope disagrees with the stored encryption facts");
+  }
+  if (customer) {
+    if (access.customer_key == nullptr) {
+      return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                     std::string(use == KeyUse::kUploadPart ? kSseCPartNoKeyMessage
+                                                            : kSseCNoKeyMessage));
+    }
+    auto dek = format::UnwrapDek(envelope, access.customer_key->key.reveal(), object_id, binding,
+                                 {});
+    if (!dek) {
+      if (dek.error().code() != ErrorCode::kUnauthenticated) {
+        return tl::unexpected(dek.error());
+      }
+      switch (use) {
+        case KeyUse::kRead:
+          return S3Error(ErrorCode::kPermissionDenied, "AccessDenied",
+                         std::string(kSseCWrongKeyMessage));
+        case KeyUse::kUploadPart:
+          return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                         std::string(kSseCMismatchMessage));
+        case KeyUse::kComplete:
+          return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                         std::string(kSseCCompleteMessage));
+      }
+    }
+    return dek;
+  }
+  if (access.customer_key != nullptr) {
+    switch (use) {
+      case KeyUse::kRead:
+        return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                       std::string(kSseCNotApplicableMessage));
+      case KeyUse::kUploadPart:
+        return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                       std::string(kSseCMismatchMessage));
+      case KeyUse::kComplete:
+        return S3Error(ErrorCode::kInvalidArgument, "InvalidRequest",
+                       std::string(kSseCCompleteMessage));
+    }
+  }
+  const bool kms = stored.facts.mode == SseMode::kKms;
+  if (kms && access.may_use_kms_key) {
+    STRONGROOM_RETURN_IF_ERROR(access.may_use_kms_key(stored.facts.kms_key_id));
+  }
   STRONGROOM_ASSIGN_OR_RETURN(keys::Kek kek, keys.FindKek(envelope.provider_id, envelope.key_id));
-  auto dek = format::UnwrapDek(envelope, kek.material->reveal(), object_id, binding);
+  if (kek.key_id != (kms ? std::string_view(stored.facts.kms_key_id) : keys::kSseS3KeyId)) {
+    return DataLoss("the stored envelope names another key than the stored encryption facts");
+  }
+  auto dek = format::UnwrapDek(envelope, kek.material->reveal(), object_id, binding,
+                               kms ? AsBytes(stored.facts.kms_context) : ByteView());
   if (!dek) {
-    // The catalog's envelope failed authentication: stored metadata is corrupt.
+    // A key we hold does not open it: stored metadata is corrupt.
     return DataLoss("the object's data key does not unwrap: " + dek.error().message());
   }
   return dek;
 }
 
-Result<std::pair<crypto::SecretBytes, Bytes>> NewWrappedDek(keys::KeyRing& keys,
-                                                           const format::ObjectId& object_id,
-                                                           const format::Binding& binding) {
-  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
-  STRONGROOM_ASSIGN_OR_RETURN(keys::Kek kek, keys.CurrentKek());
-  STRONGROOM_ASSIGN_OR_RETURN(
-      format::Envelope envelope,
-      format::WrapDek(format::WrapScheme::kLocalKek, kek.provider_id, kek.key_id,
-                      kek.material->reveal(), dek.reveal(), object_id, binding));
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes serialized, format::SerializeEnvelope(envelope));
-  return std::make_pair(std::move(dek), std::move(serialized));
+// The key the manifest is MAC'd under: the DEK, or an SSE-C upload's own
+// manifest key (FORMAT.md §13.3), which needs no customer key.
+Result<crypto::SecretBytes> ManifestKey(keys::KeyRing& keys, const StoredEncryption& stored,
+                                        const format::ObjectId& object_id,
+                                        const crypto::SecretBytes* dek) {
+  if (!stored.sealed_manifest_key.empty()) {
+    STRONGROOM_ASSIGN_OR_RETURN(
+        crypto::SecretBytes key,
+        keys.Unseal(kManifestKeyPurpose, stored.sealed_manifest_key, object_id));
+    if (key.size() != format::kDekSize) {
+      return DataLoss("the sealed manifest key has the wrong size");
+    }
+    return key;
+  }
+  if (dek == nullptr) {
+    return Internal("the manifest key needs the data key");
+  }
+  return crypto::SecretBytes::CopyFrom(dek->reveal());
 }
 
-ObjectInfo InfoOf(const catalog::Object& object, Attributes attributes, uint32_t parts_count) {
-  return ObjectInfo{object.bucket, object.key, object.size, object.etag, object.last_modified_ms,
-                    object.owner,  std::move(attributes), parts_count};
+Result<Bytes> SealObjectAttributes(ByteView dek, const format::ObjectId& object_id,
+                                   const format::Binding& binding, uint32_t part_number,
+                                   const Attributes& attributes) {
+  Bytes encoded = EncodeAttributes(attributes);
+  auto sealed = format::SealAttributes(dek, object_id, binding, part_number, encoded);
+  crypto::Cleanse(encoded);
+  return sealed;
+}
+
+// Opened attributes: the client-visible ones and the internal MD5, if any.
+struct OpenedAttributes {
+  Attributes visible;
+  std::optional<Bytes> md5;
+};
+
+Result<OpenedAttributes> OpenObjectAttributes(ByteView dek, const format::ObjectId& object_id,
+                                              const format::Binding& binding,
+                                              uint32_t part_number, ByteView sealed) {
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes plain,
+                              format::OpenAttributes(dek, object_id, binding, part_number, sealed));
+  STRONGROOM_ASSIGN_OR_RETURN(Attributes all, DecodeAttributes(plain.reveal()));
+  OpenedAttributes out;
+  for (auto& [name, value] : all) {
+    if (name == kMd5Attribute) {
+      auto md5 = HexDecode(value);
+      if (!md5 || md5->size() != 16 || out.md5) {
+        return DataLoss("the sealed MD5 is malformed");
+      }
+      out.md5 = std::move(*md5);
+    } else if (!name.empty() && name.front() == ':') {
+      return DataLoss("unknown internal attribute '" + name + "'");
+    } else {
+      out.visible.emplace_back(std::move(name), std::move(value));
+    }
+  }
+  return out;
+}
+
+Attributes WithMd5(Attributes attributes, const std::optional<Bytes>& md5) {
+  if (md5) {
+    attributes.emplace_back(std::string(kMd5Attribute), HexEncode(*md5));
+  }
+  return attributes;
+}
+
+bool IsChecksumHeader(const std::string& name) {
+  return name.rfind("x-amz-checksum-", 0) == 0;
+}
+
+std::optional<std::string> FindAttribute(const Attributes& attributes, std::string_view name) {
+  for (const auto& [n, v] : attributes) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+ObjectInfo InfoOf(const catalog::Object& object, Attributes attributes, uint32_t parts_count,
+                  const ObjectEncryption& encryption) {
+  return ObjectInfo{object.bucket, object.key,           object.size, object.etag,
+                    object.last_modified_ms, object.owner, std::move(attributes), parts_count,
+                    encryption};
 }
 
 uint32_t PartsCount(const std::string& etag) {
@@ -283,19 +500,27 @@ class LazyBlobSource : public RandomAccessSource {
   size_t open_index_ = SIZE_MAX;
 };
 
+
 class StoredObjectReader : public ObjectReader {
  public:
-  StoredObjectReader(ObjectInfo info, BlobLeases& leases, std::vector<std::string> leased)
-      : info_(std::move(info)), leases_(leases), leased_(std::move(leased)) {}
+  StoredObjectReader(catalog::Object record, BlobLeases& leases)
+      : record_(std::move(record)), leases_(leases), leased_(record_.blobs) {}
   ~StoredObjectReader() override {
     reader_.reset();
     blobs_.reset();
     leases_.Release(leased_);
   }
 
-  // Completes construction once the blobs are leased.
-  void Attach(std::unique_ptr<LazyBlobSource> blobs,
+  // Completes construction once the blobs are leased and the keys opened.
+  void Attach(ObjectInfo info, crypto::SecretBytes dek, format::Manifest manifest,
+              StoredEncryption stored, std::optional<Bytes> md5,
+              std::unique_ptr<LazyBlobSource> blobs,
               std::unique_ptr<format::ObjectRangeReader> reader) {
+    info_ = std::move(info);
+    dek_ = std::move(dek);
+    manifest_ = std::move(manifest);
+    stored_ = std::move(stored);
+    md5_ = std::move(md5);
     blobs_ = std::move(blobs);
     reader_ = std::move(reader);
   }
@@ -309,13 +534,208 @@ class StoredObjectReader : public ObjectReader {
     return std::unique_ptr<ByteSource>(new RangeSource(*reader_, offset, length));
   }
 
+  // For a copy onto itself (ObjectStore::CopyObject).
+  const catalog::Object& record() const { return record_; }
+  const crypto::SecretBytes& dek() const { return dek_; }
+  const format::Manifest& manifest() const { return manifest_; }
+  const StoredEncryption& stored() const { return stored_; }
+  const std::optional<Bytes>& md5() const { return md5_; }
+
  private:
-  ObjectInfo info_;
+  catalog::Object record_;
   BlobLeases& leases_;
   std::vector<std::string> leased_;
+  ObjectInfo info_;
+  crypto::SecretBytes dek_;
+  format::Manifest manifest_;
+  StoredEncryption stored_;
+  std::optional<Bytes> md5_;
   std::unique_ptr<LazyBlobSource> blobs_;
   std::unique_ptr<format::ObjectRangeReader> reader_;
 };
+
+// The MD5 of each stream's plaintext, read back through `source`: for a
+// re-wrap that changes the ETag family when the MD5s are not sealed.
+Result<std::vector<Bytes>> StreamMd5s(ObjectReader& source, const format::Manifest& manifest) {
+  std::vector<Bytes> out;
+  uint64_t offset = 0;
+  Buffer buffer(1 << 20);
+  for (const format::StreamInfo& stream : manifest.streams) {
+    STRONGROOM_ASSIGN_OR_RETURN(auto range, source.NewRangeSource(offset, stream.plaintext_size));
+    STRONGROOM_ASSIGN_OR_RETURN(auto md5, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
+    uint64_t left = stream.plaintext_size;
+    while (left > 0) {
+      STRONGROOM_ASSIGN_OR_RETURN(size_t n, range->Read(buffer.view()));
+      if (n == 0) {
+        return DataLoss("the object ended early while it was read back");
+      }
+      STRONGROOM_RETURN_IF_ERROR(md5->Update(std::as_const(buffer).view().first(n)));
+      left -= n;
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(Bytes digest, md5->Finish());
+    out.push_back(std::move(digest));
+    offset += stream.plaintext_size;
+  }
+  return out;
+}
+
+tl::unexpected<Error> NoSuchBucket() {
+  return S3Error(ErrorCode::kNotFound, "NoSuchBucket", "The specified bucket does not exist");
+}
+
+tl::unexpected<Error> NoSuchUpload() {
+  return S3Error(ErrorCode::kNotFound, "NoSuchUpload",
+                 "The specified upload does not exist. The upload ID may be invalid, or the "
+                 "upload may have been aborted or completed.");
+}
+
+// What reading an object's record yields once its keys are open.
+struct OpenedRecord {
+  crypto::SecretBytes dek;
+  format::Manifest manifest;
+  StoredEncryption stored;
+  OpenedAttributes attributes;
+};
+
+// NoSuchKey, or NoSuchBucket if the bucket is missing too.
+tl::unexpected<Error> MissingObject(catalog::Catalog& catalog, const std::string& bucket) {
+  auto found = catalog.GetBucket(bucket);
+  if (!found && found.error().code() == ErrorCode::kNotFound) {
+    return NoSuchBucket();
+  }
+  if (!found) {
+    return tl::unexpected(found.error());
+  }
+  return S3Error(ErrorCode::kNotFound, "NoSuchKey", "The specified key does not exist.");
+}
+
+Result<catalog::Object> GetObjectRecord(catalog::Catalog& catalog, const std::string& bucket,
+                                        const std::string& key) {
+  auto object = catalog.GetObject(bucket, key);
+  if (!object && object.error().code() == ErrorCode::kNotFound) {
+    return MissingObject(catalog, bucket);
+  }
+  return object;
+}
+
+// Unwraps the DEK for `access` and verifies the manifest, the attributes
+// box and the record's agreement with both.
+Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& object,
+                                const ReadAccess& access) {
+  if (object.object_id.size() != format::kObjectIdSize) {
+    return DataLoss("the catalog record of " + object.bucket + "/" + object.key +
+                    " has a malformed object id");
+  }
+  format::ObjectId object_id = ToObjectId(object.object_id);
+  format::Binding binding{object.bucket, object.key};
+  OpenedRecord out;
+  STRONGROOM_ASSIGN_OR_RETURN(out.stored, DecodeStoredEncryption(object.encryption));
+  STRONGROOM_ASSIGN_OR_RETURN(out.dek, UnwrapFor(keys, out.stored, object.envelope, object_id,
+                                                 binding, access, KeyUse::kRead));
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes manifest_key,
+                              ManifestKey(keys, out.stored, object_id, &out.dek));
+  auto manifest = format::OpenManifest(object.manifest, manifest_key.reveal(), object_id, binding);
+  if (!manifest) {
+    return DataLoss("the manifest of " + object.bucket + "/" + object.key +
+                    " failed verification: " + manifest.error().message());
+  }
+  out.manifest = std::move(*manifest);
+  if (out.manifest.plaintext_size() != object.size ||
+      out.manifest.streams.size() != object.blobs.size() ||
+      (PartsCount(object.etag) == 0) != (out.manifest.streams[0].part_number == 0)) {
+    return DataLoss("the catalog record of " + object.bucket + "/" + object.key +
+                    " disagrees with its manifest");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(out.attributes,
+                              OpenObjectAttributes(out.dek.reveal(), object_id, binding, 0,
+                                                   object.attributes));
+  if (out.attributes.md5) {
+    // A single-part object's ETag follows from its sealed MD5.
+    STRONGROOM_ASSIGN_OR_RETURN(std::string etag, EtagFor(out.stored.facts.mode, out.dek.reveal(),
+                                                          object_id, *out.attributes.md5));
+    if (etag != object.etag) {
+      return DataLoss("the catalog ETag of " + object.bucket + "/" + object.key +
+                      " disagrees with its sealed attributes");
+    }
+  }
+  return out;
+}
+
+// A copy onto itself: the same DEK, blobs and manifest under a new envelope,
+// new sealed attributes and the ETag of the new mode.
+Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
+                                 StoredObjectReader& reader, const WriteRequest& destination) {
+  const catalog::Object& record = reader.record();
+  format::ObjectId object_id = ToObjectId(record.object_id);
+  format::Binding binding{record.bucket, record.key};
+  ByteView dek = reader.dek().reveal();
+
+  // The data is unchanged, so the source's checksums stay true; a checksum
+  // of another algorithm needs a full read (the caller falls back to a copy).
+  Attributes attributes = destination.attributes;
+  bool has_checksum = std::any_of(attributes.begin(), attributes.end(),
+                                  [](const auto& a) { return IsChecksumHeader(a.first); });
+  if (!has_checksum) {
+    for (const auto& entry : reader.info().attributes) {
+      if (IsChecksumHeader(entry.first)) attributes.push_back(entry);
+    }
+  }
+  if (destination.checks.checksum_algorithm &&
+      !FindAttribute(attributes, aws::ChecksumHeader(*destination.checks.checksum_algorithm))) {
+    return Unimplemented("the requested checksum is not stored");
+  }
+
+  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
+                              WrapFor(keys, destination.encryption, dek, object_id, binding));
+  // An SSE-C multipart object keeps its manifest and so its manifest key.
+  wrapped.stored.sealed_manifest_key = reader.stored().sealed_manifest_key;
+
+  const SseMode old_mode = reader.stored().facts.mode;
+  const SseMode new_mode = destination.encryption.mode;
+  const uint32_t parts = PartsCount(record.etag);
+  std::optional<Bytes> md5 = reader.md5();
+  std::string etag = record.etag;
+  if (parts == 0) {
+    if (!md5) {
+      STRONGROOM_ASSIGN_OR_RETURN(auto md5s, StreamMd5s(reader, reader.manifest()));
+      md5 = std::move(md5s.front());
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(etag, EtagFor(new_mode, dek, object_id, *md5));
+  } else if (IsEtagFamilyMd5(old_mode) != IsEtagFamilyMd5(new_mode)) {
+    // Part ETags change family: recompute them from the parts' MD5s.
+    STRONGROOM_ASSIGN_OR_RETURN(auto md5s, StreamMd5s(reader, reader.manifest()));
+    STRONGROOM_ASSIGN_OR_RETURN(auto all, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
+    for (const Bytes& part_md5 : md5s) {
+      STRONGROOM_ASSIGN_OR_RETURN(std::string part_etag,
+                                  EtagFor(new_mode, dek, object_id, part_md5));
+      STRONGROOM_RETURN_IF_ERROR(all->Update(*HexDecode(part_etag)));
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(Bytes digest, all->Finish());
+    etag = HexEncode(digest) + "-" + std::to_string(md5s.size());
+  }
+
+  catalog::Object object = record;
+  object.etag = std::move(etag);
+  object.last_modified_ms = NowMs();
+  object.owner = destination.owner;
+  STRONGROOM_ASSIGN_OR_RETURN(object.attributes, SealObjectAttributes(dek, object_id, binding, 0,
+                                                                      WithMd5(attributes, md5)));
+  object.envelope = std::move(wrapped.envelope);
+  STRONGROOM_ASSIGN_OR_RETURN(object.encryption, EncodeStoredEncryption(wrapped.stored));
+  object.kek_ref = std::move(wrapped.kek_ref);
+  auto replaced = catalog.ReplaceObjectIf(object, record.object_id);
+  if (!replaced) {
+    ErrorCode code = replaced.error().code();
+    if (code == ErrorCode::kFailedPrecondition || code == ErrorCode::kNotFound) {
+      return S3Error(ErrorCode::kFailedPrecondition, "OperationAborted",
+                     "A conflicting conditional operation is currently in progress against "
+                     "this resource. Please try again.");
+    }
+    return tl::unexpected(replaced.error());
+  }
+  // The replaced record names the same blobs: nothing to delete.
+  return InfoOf(object, std::move(attributes), parts, wrapped.stored.facts);
+}
 
 }  // namespace
 
@@ -330,7 +750,7 @@ ObjectStore::~ObjectStore() = default;
 
 Result<void> ObjectStore::CreateBucket(const std::string& name, const std::string& owner) {
   STRONGROOM_RETURN_IF_ERROR(ValidateBucketName(name));
-  auto created = catalog_.CreateBucket(catalog::Bucket{name, NowMs(), owner});
+  auto created = catalog_.CreateBucket(catalog::Bucket{name, NowMs(), owner, {}});
   if (!created && created.error().code() == ErrorCode::kAlreadyExists) {
     auto existing = catalog_.GetBucket(name);
     bool mine = existing && existing->owner == owner;
@@ -346,7 +766,7 @@ Result<void> ObjectStore::CreateBucket(const std::string& name, const std::strin
 Result<void> ObjectStore::DeleteBucket(const std::string& name) {
   auto deleted = catalog_.DeleteBucket(name);
   if (!deleted && deleted.error().code() == ErrorCode::kNotFound) {
-    return S3Error(ErrorCode::kNotFound, "NoSuchBucket", "The specified bucket does not exist");
+    return NoSuchBucket();
   }
   if (!deleted && deleted.error().code() == ErrorCode::kFailedPrecondition) {
     return S3Error(ErrorCode::kFailedPrecondition, "BucketNotEmpty",
@@ -358,12 +778,39 @@ Result<void> ObjectStore::DeleteBucket(const std::string& name) {
 Result<catalog::Bucket> ObjectStore::HeadBucket(const std::string& name) {
   auto bucket = catalog_.GetBucket(name);
   if (!bucket && bucket.error().code() == ErrorCode::kNotFound) {
-    return S3Error(ErrorCode::kNotFound, "NoSuchBucket", "The specified bucket does not exist");
+    return NoSuchBucket();
   }
   return bucket;
 }
 
 Result<std::vector<catalog::Bucket>> ObjectStore::ListBuckets() { return catalog_.ListBuckets(); }
+
+Result<BucketEncryption> ObjectStore::GetBucketEncryption(const std::string& name) {
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::Bucket bucket, HeadBucket(name));
+  return DecodeBucketEncryption(bucket.encryption);
+}
+
+Result<void> ObjectStore::PutBucketEncryption(const std::string& name,
+                                              const BucketEncryption& config) {
+  if (config.default_mode == SseMode::kCustomer) {
+    return S3Error(ErrorCode::kInvalidArgument, "InvalidArgument",
+                   "A bucket's default encryption is AES256 or aws:kms");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes encoded, EncodeBucketEncryption(config));
+  auto set = catalog_.SetBucketEncryption(name, encoded);
+  if (!set && set.error().code() == ErrorCode::kNotFound) {
+    return NoSuchBucket();
+  }
+  return set;
+}
+
+Result<void> ObjectStore::DeleteBucketEncryption(const std::string& name) {
+  auto set = catalog_.SetBucketEncryption(name, {});
+  if (!set && set.error().code() == ErrorCode::kNotFound) {
+    return NoSuchBucket();
+  }
+  return set;
+}
 
 // ------------------------------------------------------------------ objects
 
@@ -372,15 +819,18 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
   STRONGROOM_RETURN_IF_ERROR(HeadBucket(request.bucket));
   STRONGROOM_ASSIGN_OR_RETURN(format::ObjectId object_id, format::NewObjectId());
   format::Binding binding{request.bucket, request.key};
-  STRONGROOM_ASSIGN_OR_RETURN(auto wrapped, NewWrappedDek(keys_, object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
+  // Wrapping first: a key that cannot be used fails before the body is read.
+  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
+                              WrapFor(keys_, request.encryption, dek.reveal(), object_id, binding));
   std::string blob_name = ObjectBlobName(object_id);
   STRONGROOM_ASSIGN_OR_RETURN(auto blob, backend_.Create(blob_name));
   STRONGROOM_ASSIGN_OR_RETURN(
       EncryptedBody encrypted,
-      EncryptBody(wrapped.first.reveal(), object_id, 0, body, request.checks, *blob));
+      EncryptBody(dek.reveal(), object_id, 0, body, request.checks, *blob));
 
   format::Manifest manifest{object_id, {encrypted.stream}, binding};
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes sealed, format::SealManifest(manifest, wrapped.first.reveal()));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes sealed, format::SealManifest(manifest, dek.reveal()));
   Attributes attributes = request.attributes;
   if (encrypted.checksum) {
     attributes.push_back(*encrypted.checksum);
@@ -390,12 +840,17 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
   object.key = request.key;
   object.object_id.assign(object_id.begin(), object_id.end());
   object.size = encrypted.stream.plaintext_size;
-  object.etag = HexEncode(encrypted.md5);
+  STRONGROOM_ASSIGN_OR_RETURN(object.etag, EtagFor(request.encryption.mode, dek.reveal(),
+                                                   object_id, encrypted.md5));
   object.last_modified_ms = NowMs();
   object.owner = request.owner;
-  object.attributes = EncodeAttributes(attributes);
+  STRONGROOM_ASSIGN_OR_RETURN(object.attributes,
+                              SealObjectAttributes(dek.reveal(), object_id, binding, 0,
+                                                   WithMd5(attributes, encrypted.md5)));
   object.manifest = std::move(sealed);
-  object.envelope = std::move(wrapped.second);
+  object.envelope = std::move(wrapped.envelope);
+  STRONGROOM_ASSIGN_OR_RETURN(object.encryption, EncodeStoredEncryption(wrapped.stored));
+  object.kek_ref = std::move(wrapped.kek_ref);
   object.blobs = {blob_name};
   // The blob is durable before the catalog names it; a crash in between
   // leaves an orphan blob, removed at the next start.
@@ -404,65 +859,53 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
   if (!replaced) {
     (void)backend_.Delete(blob_name);
     if (replaced.error().code() == ErrorCode::kNotFound) {
-      return S3Error(ErrorCode::kNotFound, "NoSuchBucket", "The specified bucket does not exist");
+      return NoSuchBucket();
     }
     return tl::unexpected(replaced.error());
   }
   if (*replaced) {
     DeleteBlobs((*replaced)->blobs);
   }
-  return InfoOf(object, std::move(attributes), 0);
+  return InfoOf(object, std::move(attributes), 0, wrapped.stored.facts);
 }
 
-Result<ObjectInfo> ObjectStore::HeadObject(const std::string& bucket, const std::string& key) {
-  auto object = catalog_.GetObject(bucket, key);
-  if (!object) {
-    if (object.error().code() == ErrorCode::kNotFound) {
-      if (!catalog_.GetBucket(bucket)) {
-        return S3Error(ErrorCode::kNotFound, "NoSuchBucket", "The specified bucket does not exist");
-      }
-      return S3Error(ErrorCode::kNotFound, "NoSuchKey", "The specified key does not exist.");
-    }
-    return tl::unexpected(object.error());
-  }
-  STRONGROOM_ASSIGN_OR_RETURN(Attributes attributes, DecodeAttributes(object->attributes));
-  return InfoOf(*object, std::move(attributes), PartsCount(object->etag));
+Result<ObjectInfo> ObjectStore::HeadObject(const std::string& bucket, const std::string& key,
+                                           const ReadAccess& access) {
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::Object object, GetObjectRecord(catalog_, bucket, key));
+  STRONGROOM_ASSIGN_OR_RETURN(OpenedRecord opened, OpenRecord(keys_, object, access));
+  return InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
+                opened.stored.facts);
 }
 
 Result<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std::string& bucket,
-                                                              const std::string& key) {
+                                                              const std::string& key,
+                                                              const ReadAccess& access) {
   // Reading the record and leasing its blobs is one step, so an overwrite
   // that commits meanwhile defers deleting them until this reader closes.
   auto found = leases_->AcquireWhile([&] { return catalog_.GetObject(bucket, key); });
   if (!found) {
     if (found.error().code() == ErrorCode::kNotFound) {
-      return tl::unexpected(HeadObject(bucket, key).error());
+      return MissingObject(catalog_, bucket);
     }
     return tl::unexpected(found.error());
   }
-  catalog::Object object = std::move(*found);
-  STRONGROOM_ASSIGN_OR_RETURN(Attributes attributes, DecodeAttributes(object.attributes));
-  auto reader = std::make_unique<StoredObjectReader>(
-      InfoOf(object, std::move(attributes), PartsCount(object.etag)), *leases_, object.blobs);
-  format::ObjectId object_id = ToObjectId(object.object_id);
-  format::Binding binding{bucket, key};
-  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                              UnwrapFor(keys_, object.envelope, object_id, binding));
-  STRONGROOM_ASSIGN_OR_RETURN(
-      format::Manifest manifest,
-      format::OpenManifest(object.manifest, dek.reveal(), object_id, binding));
-  if (manifest.plaintext_size() != object.size || manifest.streams.size() != object.blobs.size()) {
-    return DataLoss("the catalog record of " + bucket + "/" + key +
-                    " disagrees with its manifest");
-  }
+  // From here the reader owns the leases: every return releases them.
+  auto reader = std::make_unique<StoredObjectReader>(std::move(*found), *leases_);
+  const catalog::Object& object = reader->record();
+  STRONGROOM_ASSIGN_OR_RETURN(OpenedRecord opened, OpenRecord(keys_, object, access));
   std::vector<uint64_t> sizes;
-  for (const format::StreamInfo& stream : manifest.streams) {
+  for (const format::StreamInfo& stream : opened.manifest.streams) {
     sizes.push_back(format::StreamSize(stream.plaintext_size));
   }
   auto blobs = std::make_unique<LazyBlobSource>(backend_, object.blobs, std::move(sizes));
-  STRONGROOM_ASSIGN_OR_RETURN(auto range_reader,
-                              format::ObjectRangeReader::Create(dek.reveal(), manifest, *blobs));
-  reader->Attach(std::move(blobs), std::move(range_reader));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      auto range_reader,
+      format::ObjectRangeReader::Create(opened.dek.reveal(), opened.manifest, *blobs));
+  ObjectInfo info = InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
+                           opened.stored.facts);
+  reader->Attach(std::move(info), std::move(opened.dek), std::move(opened.manifest),
+                 std::move(opened.stored), std::move(opened.attributes.md5), std::move(blobs),
+                 std::move(range_reader));
   return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
@@ -480,6 +923,20 @@ Result<void> ObjectStore::DeleteObject(const std::string& bucket, const std::str
 }
 
 Result<ObjectInfo> ObjectStore::CopyObject(ObjectReader& source, const WriteRequest& destination) {
+  auto* stored = dynamic_cast<StoredObjectReader*>(&source);
+  if (stored != nullptr && destination.bucket == stored->record().bucket &&
+      destination.key == stored->record().key) {
+    auto current = catalog_.GetObject(destination.bucket, destination.key);
+    if (current && current->object_id == stored->record().object_id) {
+      auto rewrapped = RewrapInPlace(catalog_, keys_, *stored, destination);
+      if (rewrapped || rewrapped.error().code() != ErrorCode::kUnimplemented) {
+        return rewrapped;
+      }
+      // kUnimplemented: a checksum only a full read computes; copy instead.
+    } else if (!current && current.error().code() != ErrorCode::kNotFound) {
+      return tl::unexpected(current.error());
+    }
+  }
   STRONGROOM_ASSIGN_OR_RETURN(auto body, source.NewRangeSource(0, source.info().size));
   return PutObject(destination, *body);
 }
@@ -496,8 +953,19 @@ Result<catalog::Upload> ObjectStore::CreateUpload(const WriteRequest& request) {
   STRONGROOM_RETURN_IF_ERROR(ValidateObjectKey(request.key));
   STRONGROOM_RETURN_IF_ERROR(HeadBucket(request.bucket));
   STRONGROOM_ASSIGN_OR_RETURN(format::ObjectId object_id, format::NewObjectId());
-  STRONGROOM_ASSIGN_OR_RETURN(auto wrapped, NewWrappedDek(keys_, object_id,
-                                                          {request.bucket, request.key}));
+  format::Binding binding{request.bucket, request.key};
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
+  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
+                              WrapFor(keys_, request.encryption, dek.reveal(), object_id, binding));
+  if (request.encryption.mode == SseMode::kCustomer) {
+    // AWS clients complete SSE-C uploads without the key: the manifest gets
+    // a key of its own that the key ring can open (FORMAT.md §13.3).
+    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes manifest_key,
+                                crypto::RandomSecret(format::kDekSize));
+    STRONGROOM_ASSIGN_OR_RETURN(
+        wrapped.stored.sealed_manifest_key,
+        keys_.Seal(kManifestKeyPurpose, manifest_key.reveal(), object_id));
+  }
   STRONGROOM_ASSIGN_OR_RETURN(Bytes upload_id, crypto::RandomBytes(16));
   catalog::Upload upload;
   upload.upload_id = HexEncode(upload_id);
@@ -506,9 +974,16 @@ Result<catalog::Upload> ObjectStore::CreateUpload(const WriteRequest& request) {
   upload.object_id.assign(object_id.begin(), object_id.end());
   upload.initiated_ms = NowMs();
   upload.owner = request.owner;
-  upload.attributes = EncodeAttributes(request.attributes);
-  upload.envelope = std::move(wrapped.second);
-  STRONGROOM_RETURN_IF_ERROR(catalog_.CreateUpload(upload));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      upload.attributes,
+      SealObjectAttributes(dek.reveal(), object_id, binding, 0, request.attributes));
+  upload.envelope = std::move(wrapped.envelope);
+  STRONGROOM_ASSIGN_OR_RETURN(upload.encryption, EncodeStoredEncryption(wrapped.stored));
+  auto created = catalog_.CreateUpload(upload);
+  if (!created && created.error().code() == ErrorCode::kNotFound) {
+    return NoSuchBucket();
+  }
+  STRONGROOM_RETURN_IF_ERROR(created);
   return upload;
 }
 
@@ -519,24 +994,37 @@ Result<catalog::Upload> ObjectStore::GetUploadFor(const std::string& upload_id,
   if ((!upload && upload.error().code() == ErrorCode::kNotFound) ||
       (upload && (upload->bucket != bucket || upload->key != key))) {
     STRONGROOM_RETURN_IF_ERROR(HeadBucket(bucket));
-    return S3Error(ErrorCode::kNotFound, "NoSuchUpload",
-                   "The specified upload does not exist. The upload ID may be invalid, or the "
-                   "upload may have been aborted or completed.");
+    return NoSuchUpload();
+  }
+  if (upload && upload->object_id.size() != format::kObjectIdSize) {
+    return DataLoss("upload " + upload_id + " has a malformed object id");
   }
   return upload;
 }
 
+Result<ObjectEncryption> ObjectStore::UploadEncryption(const std::string& upload_id,
+                                                       const std::string& bucket,
+                                                       const std::string& key) {
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, GetUploadFor(upload_id, bucket, key));
+  STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(upload.encryption));
+  return stored.facts;
+}
+
 Result<PartInfo> ObjectStore::UploadPart(const std::string& upload_id, const std::string& bucket,
                                          const std::string& key, uint32_t part_number,
-                                         ByteSource& body, const BodyChecks& checks) {
+                                         ByteSource& body, const BodyChecks& checks,
+                                         const ReadAccess& access) {
   if (part_number < 1 || part_number > kMaxPartNumber) {
     return S3Error(ErrorCode::kInvalidArgument, "InvalidArgument",
                    "Part number must be an integer between 1 and 10000, inclusive");
   }
   STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, GetUploadFor(upload_id, bucket, key));
   format::ObjectId object_id = ToObjectId(upload.object_id);
+  format::Binding binding{bucket, key};
+  STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(upload.encryption));
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                              UnwrapFor(keys_, upload.envelope, object_id, {bucket, key}));
+                              UnwrapFor(keys_, stored, upload.envelope, object_id, binding, access,
+                                        KeyUse::kUploadPart));
   STRONGROOM_ASSIGN_OR_RETURN(std::string blob_name, PartBlobName(upload.object_id, part_number));
   STRONGROOM_ASSIGN_OR_RETURN(auto blob, backend_.Create(blob_name));
   STRONGROOM_ASSIGN_OR_RETURN(
@@ -546,7 +1034,8 @@ Result<PartInfo> ObjectStore::UploadPart(const std::string& upload_id, const std
   part.upload_id = upload_id;
   part.part_number = part_number;
   part.size = encrypted.stream.plaintext_size;
-  part.etag = HexEncode(encrypted.md5);
+  STRONGROOM_ASSIGN_OR_RETURN(part.etag, EtagFor(stored.facts.mode, dek.reveal(), object_id,
+                                                 encrypted.md5));
   part.last_modified_ms = NowMs();
   part.stream_info = EncodeStreamInfo(encrypted.stream);
   part.blob = blob_name;
@@ -554,13 +1043,15 @@ Result<PartInfo> ObjectStore::UploadPart(const std::string& upload_id, const std
   if (encrypted.checksum) {
     attributes.push_back(*encrypted.checksum);
   }
-  part.attributes = EncodeAttributes(attributes);
+  STRONGROOM_ASSIGN_OR_RETURN(part.attributes, SealObjectAttributes(dek.reveal(), object_id,
+                                                                    binding, part_number,
+                                                                    attributes));
   STRONGROOM_RETURN_IF_ERROR(blob->Commit());
   auto replaced = catalog_.PutPart(part);
   if (!replaced) {
     (void)backend_.Delete(blob_name);
     if (replaced.error().code() == ErrorCode::kNotFound) {
-      return S3Error(ErrorCode::kNotFound, "NoSuchUpload", "The specified upload does not exist.");
+      return NoSuchUpload();
     }
     return tl::unexpected(replaced.error());
   }
@@ -573,8 +1064,20 @@ Result<PartInfo> ObjectStore::UploadPart(const std::string& upload_id, const std
 
 Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
                                                const std::string& bucket, const std::string& key,
-                                               const std::vector<CompletedPart>& parts) {
+                                               const std::vector<CompletedPart>& parts,
+                                               const ReadAccess& access) {
   STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, GetUploadFor(upload_id, bucket, key));
+  format::ObjectId object_id = ToObjectId(upload.object_id);
+  format::Binding binding{bucket, key};
+  STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(upload.encryption));
+  // The DEK when it can be had: always but for SSE-C without the key, which
+  // AWS allows here (the manifest has its own key then). A key that is
+  // given must be the upload's.
+  std::optional<crypto::SecretBytes> dek;
+  if (stored.facts.mode != SseMode::kCustomer || access.customer_key != nullptr) {
+    STRONGROOM_ASSIGN_OR_RETURN(dek, UnwrapFor(keys_, stored, upload.envelope, object_id, binding,
+                                               access, KeyUse::kComplete));
+  }
   if (parts.empty()) {
     return S3Error(ErrorCode::kInvalidArgument, "MalformedXML",
                    "You must specify at least one part");
@@ -586,19 +1089,17 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
                      "specified in order by part number.");
     }
   }
-  STRONGROOM_ASSIGN_OR_RETURN(std::vector<catalog::Part> stored, catalog_.GetParts(upload_id));
-  format::ObjectId object_id = ToObjectId(upload.object_id);
-  format::Binding binding{bucket, key};
+  STRONGROOM_ASSIGN_OR_RETURN(std::vector<catalog::Part> stored_parts,
+                              catalog_.GetParts(upload_id));
   format::Manifest manifest{object_id, {}, binding};
   catalog::Object object;
   STRONGROOM_ASSIGN_OR_RETURN(auto md5s, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
   // Every listed part must exist with its ETag before sizes are judged.
   std::vector<const catalog::Part*> chosen;
   for (const CompletedPart& wanted : parts) {
-    auto it = std::find_if(stored.begin(), stored.end(), [&](const catalog::Part& p) {
-      return p.part_number == wanted.part_number;
-    });
-    if (it == stored.end() || StripQuotes(wanted.etag) != it->etag) {
+    auto it = std::find_if(stored_parts.begin(), stored_parts.end(),
+                           [&](const catalog::Part& p) { return p.part_number == wanted.part_number; });
+    if (it == stored_parts.end() || StripQuotes(wanted.etag) != it->etag) {
       return S3Error(ErrorCode::kInvalidArgument, "InvalidPart",
                      "One or more of the specified parts could not be found. The part may not "
                      "have been uploaded, or the specified entity tag may not match the part's "
@@ -622,9 +1123,10 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
     }
     STRONGROOM_RETURN_IF_ERROR(md5s->Update(*raw));
   }
-  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                              UnwrapFor(keys_, upload.envelope, object_id, binding));
-  STRONGROOM_ASSIGN_OR_RETURN(object.manifest, format::SealManifest(manifest, dek.reveal()));
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes manifest_key,
+                              ManifestKey(keys_, stored, object_id, dek ? &*dek : nullptr));
+  STRONGROOM_ASSIGN_OR_RETURN(object.manifest,
+                              format::SealManifest(manifest, manifest_key.reveal()));
   STRONGROOM_ASSIGN_OR_RETURN(Bytes etag_md5, md5s->Finish());
   object.bucket = bucket;
   object.key = key;
@@ -632,18 +1134,30 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
   object.etag = HexEncode(etag_md5) + "-" + std::to_string(parts.size());
   object.last_modified_ms = NowMs();
   object.owner = upload.owner;
-  object.attributes = upload.attributes;
+  object.attributes = upload.attributes;  // sealed for this object id and binding already
   object.envelope = upload.envelope;
+  object.encryption = upload.encryption;
+  if (stored.facts.mode != SseMode::kCustomer) {
+    STRONGROOM_ASSIGN_OR_RETURN(format::Envelope envelope, format::ParseEnvelope(upload.envelope));
+    object.kek_ref = envelope.provider_id + ":" + envelope.key_id;
+  }
   auto unreferenced = catalog_.CompleteUpload(upload_id, object);
   if (!unreferenced) {
     if (unreferenced.error().code() == ErrorCode::kNotFound) {
-      return S3Error(ErrorCode::kNotFound, "NoSuchUpload", "The specified upload does not exist.");
+      return NoSuchUpload();
     }
     return tl::unexpected(unreferenced.error());
   }
   DeleteBlobs(*unreferenced);
-  STRONGROOM_ASSIGN_OR_RETURN(Attributes attributes, DecodeAttributes(object.attributes));
-  return InfoOf(object, std::move(attributes), static_cast<uint32_t>(parts.size()));
+  Attributes attributes;
+  if (dek) {
+    STRONGROOM_ASSIGN_OR_RETURN(OpenedAttributes opened,
+                                OpenObjectAttributes(dek->reveal(), object_id, binding, 0,
+                                                     object.attributes));
+    attributes = std::move(opened.visible);
+  }
+  return InfoOf(object, std::move(attributes), static_cast<uint32_t>(parts.size()),
+                stored.facts);
 }
 
 Result<void> ObjectStore::AbortUpload(const std::string& upload_id, const std::string& bucket,
@@ -652,7 +1166,7 @@ Result<void> ObjectStore::AbortUpload(const std::string& upload_id, const std::s
   auto blobs = catalog_.AbortUpload(upload_id);
   if (!blobs) {
     if (blobs.error().code() == ErrorCode::kNotFound) {
-      return S3Error(ErrorCode::kNotFound, "NoSuchUpload", "The specified upload does not exist.");
+      return NoSuchUpload();
     }
     return tl::unexpected(blobs.error());
   }
@@ -660,13 +1174,43 @@ Result<void> ObjectStore::AbortUpload(const std::string& upload_id, const std::s
   return Ok();
 }
 
-Result<catalog::ListPartsPage> ObjectStore::ListParts(const std::string& upload_id,
-                                                      const std::string& bucket,
-                                                      const std::string& key,
-                                                      uint32_t part_number_marker,
-                                                      size_t max_parts) {
-  STRONGROOM_RETURN_IF_ERROR(GetUploadFor(upload_id, bucket, key));
-  return catalog_.ListParts(upload_id, part_number_marker, max_parts);
+Result<PartsPage> ObjectStore::ListParts(const std::string& upload_id, const std::string& bucket,
+                                         const std::string& key, uint32_t part_number_marker,
+                                         size_t max_parts, const ReadAccess& access) {
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, GetUploadFor(upload_id, bucket, key));
+  format::ObjectId object_id = ToObjectId(upload.object_id);
+  format::Binding binding{bucket, key};
+  STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(upload.encryption));
+  // Checksums are sealed: listed only when the DEK can be had. A key we
+  // cannot use just omits them; stored data that fails to authenticate fails.
+  std::optional<crypto::SecretBytes> dek;
+  if (stored.facts.mode != SseMode::kCustomer || access.customer_key != nullptr) {
+    ReadAccess for_listing = access;
+    if (stored.facts.mode != SseMode::kCustomer) for_listing.customer_key = nullptr;
+    auto unwrapped = UnwrapFor(keys_, stored, upload.envelope, object_id, binding, for_listing,
+                               KeyUse::kRead);
+    if (unwrapped) {
+      dek = std::move(*unwrapped);
+    } else if (unwrapped.error().code() == ErrorCode::kDataLoss) {
+      return tl::unexpected(unwrapped.error());
+    }
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::ListPartsPage page,
+                              catalog_.ListParts(upload_id, part_number_marker, max_parts));
+  PartsPage out;
+  out.is_truncated = page.is_truncated;
+  out.next_part_number_marker = page.next_part_number_marker;
+  for (const catalog::Part& part : page.parts) {
+    PartInfo info{part.part_number, part.size, part.etag, part.last_modified_ms, {}};
+    if (dek) {
+      STRONGROOM_ASSIGN_OR_RETURN(OpenedAttributes opened,
+                                  OpenObjectAttributes(dek->reveal(), object_id, binding,
+                                                       part.part_number, part.attributes));
+      info.attributes = std::move(opened.visible);
+    }
+    out.parts.push_back(std::move(info));
+  }
+  return out;
 }
 
 Result<catalog::ListUploadsPage> ObjectStore::ListUploads(
@@ -693,6 +1237,7 @@ void ObjectStore::DeleteBlobs(const std::vector<std::string>& blobs) {
   // Deferred while readers hold them; best effort either way.
   leases_->Delete(blobs);
 }
+
 
 // ------------------------------------------------------------------- names
 

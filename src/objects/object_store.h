@@ -68,7 +68,8 @@ struct CustomerKey {
 // the headers, the KMS key's existence, state and the caller's grant.
 struct EncryptionRequest {
   SseMode mode = SseMode::kS3;
-  std::string kms_key_id;      // canonical KMS key id (keys::KeyDirectory); kKms only
+  std::string kms_key_id;      // canonical KMS key id (keys::KeyDirectory); kKms only and
+                               // required there (s3/ resolves the aws/s3 default key)
   std::string kms_context;     // decoded encryption-context JSON; kKms only, may be empty
   bool bucket_key_enabled = false;  // accepted and echoed; no behavioural effect
   const CustomerKey* customer_key = nullptr;  // kCustomer only
@@ -84,7 +85,8 @@ struct ObjectEncryption {
 
 // Who reads: the SSE-C key the request carried (nullptr if none) and the
 // caller's right to use a KMS key (returns AccessDenied if not; unset
-// allows all).
+// allows all). It is asked with the object's KMS key id before the key ring
+// is, and its error is returned as is.
 struct ReadAccess {
   const CustomerKey* customer_key = nullptr;
   std::function<Result<void>(const std::string& kms_key_id)> may_use_kms_key;
@@ -180,7 +182,12 @@ class ObjectStore {
   Result<ObjectInfo> PutObject(const WriteRequest& request, ByteSource& body);
   // Reads unwrap the DEK: SSE-C objects need the right customer key
   // (InvalidRequest if none or if one is given for a non-SSE-C object,
-  // AccessDenied if wrong), SSE-KMS objects an allowed, enabled key.
+  // AccessDenied if wrong), SSE-KMS objects an allowed, enabled key (the key
+  // ring's KMS.* and ServiceUnavailable errors as they come). HEAD unwraps
+  // too: it returns the sealed attributes. Stored metadata that fails
+  // authentication (envelope under a KEK we hold, manifest, attributes,
+  // facts that disagree with the envelope, an ETag the sealed MD5
+  // contradicts) is kDataLoss.
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
                                 const ReadAccess& access);
   Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
@@ -193,7 +200,9 @@ class ObjectStore {
   // (same bucket and key, same stored version) re-wraps the DEK under the
   // destination's encryption and re-seals the attributes without touching
   // the data blobs; kFailedPrecondition (reason "OperationAborted") if the object was
-  // replaced meanwhile.
+  // replaced meanwhile. The re-wrap keeps the source's checksums unless
+  // `destination.attributes` carries its own; if destination.checks asks for
+  // a checksum that is not stored, the copy re-encrypts instead.
   Result<ObjectInfo> CopyObject(ObjectReader& source, const WriteRequest& destination);
   Result<catalog::ListObjectsPage> ListObjects(const catalog::ListObjectsRequest& request);
 

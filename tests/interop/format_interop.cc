@@ -6,7 +6,13 @@
 //   format_interop write --kek HEX --bucket B --object-key K --plaintext FILE
 //                        --parts single|N:SIZE,... --out DIR
 //                        [--scheme 2|3] [--provider-id ID] [--key-id ID]
+//                        [--context TEXT] [--attributes HEX] [--manifest-key HEX]
 //   format_interop read --case DIR --out FILE [--range A-B ...]
+//
+// `write` records the envelope context, the plaintext MD5 and the derived
+// ETag (FORMAT.md §13.2), and with --attributes the attributes sealed under
+// the DEK (§13.1); with --manifest-key the manifest is MAC'd under that key
+// (§13.3). `read` checks every one of them that the case holds.
 
 #include <cstdio>
 #include <cstring>
@@ -14,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +31,7 @@
 #include "crypto/digest.h"
 #include "format/envelope.h"
 #include "format/manifest.h"
+#include "format/object_metadata.h"
 #include "format/object_reader.h"
 #include "format/stream.h"
 
@@ -94,6 +102,15 @@ Result<void> Write(const Args& args) {
   int scheme = args.flags.count("scheme") ? std::stoi(args.flags.at("scheme")) : 2;
   std::string provider = args.flags.count("provider-id") ? args.flags.at("provider-id") : "local";
   std::string key_id = args.flags.count("key-id") ? args.flags.at("key-id") : "test-key/1";
+  std::string context = args.flags.count("context") ? args.flags.at("context") : "";
+  std::optional<Bytes> attributes;
+  if (args.flags.count("attributes")) {
+    STRONGROOM_ASSIGN_OR_RETURN(attributes, FromHex(args.flags.at("attributes")));
+  }
+  std::optional<Bytes> manifest_key;
+  if (args.flags.count("manifest-key")) {
+    STRONGROOM_ASSIGN_OR_RETURN(manifest_key, FromHex(args.flags.at("manifest-key")));
+  }
   STRONGROOM_ASSIGN_OR_RETURN(Bytes plaintext, ReadAll(plaintext_path));
 
   std::vector<std::pair<uint32_t, uint64_t>> parts;
@@ -127,11 +144,13 @@ Result<void> Write(const Args& args) {
     offset += size;
   }
   if (offset != plaintext.size()) return InvalidArgument("part sizes do not sum to the plaintext");
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes sealed_manifest, format::SealManifest(manifest, dek.reveal()));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Bytes sealed_manifest,
+      format::SealManifest(manifest, manifest_key ? ByteView(*manifest_key) : dek.reveal()));
   STRONGROOM_ASSIGN_OR_RETURN(
       format::Envelope envelope,
       format::WrapDek(static_cast<format::WrapScheme>(scheme), provider, key_id, kek,
-                      dek.reveal(), object_id, binding));
+                      dek.reveal(), object_id, binding, AsBytes(context)));
   STRONGROOM_ASSIGN_OR_RETURN(Bytes envelope_bytes, format::SerializeEnvelope(envelope));
   STRONGROOM_ASSIGN_OR_RETURN(Bytes digest,
                               crypto::Digest::Compute(crypto::Digest::Algorithm::kSha256, plaintext));
@@ -140,7 +159,22 @@ Result<void> Write(const Args& args) {
       {"object_key", binding.object_key},       {"envelope", HexEncode(envelope_bytes)},
       {"manifest", HexEncode(sealed_manifest)}, {"kek", kek_hex},
       {"plaintext_size", plaintext.size()},     {"plaintext_sha256", HexEncode(digest)},
+      {"context", context},
   };
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes md5,
+                              crypto::Digest::Compute(crypto::Digest::Algorithm::kMd5, plaintext));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes etag, format::DeriveEtag(dek.reveal(), object_id, md5));
+  json["plaintext_md5"] = HexEncode(md5);
+  json["etag"] = HexEncode(etag);
+  if (manifest_key) {
+    json["manifest_key"] = HexEncode(*manifest_key);
+  }
+  if (attributes) {
+    STRONGROOM_ASSIGN_OR_RETURN(
+        Bytes sealed, format::SealAttributes(dek.reveal(), object_id, binding, 0, *attributes));
+    json["attributes"] = HexEncode(*attributes);
+    json["attributes_sealed"] = HexEncode(sealed);
+  }
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return InvalidArgument("cannot create " + out_dir + ": " + ec.message());
@@ -164,11 +198,32 @@ Result<void> Read(const Args& args) {
   STRONGROOM_ASSIGN_OR_RETURN(Bytes envelope_bytes, FromHex(json["envelope"]));
   STRONGROOM_ASSIGN_OR_RETURN(Bytes manifest_bytes, FromHex(json["manifest"]));
 
+  std::string context = json.value("context", std::string());
+  std::optional<Bytes> manifest_key;
+  if (json.contains("manifest_key")) {
+    STRONGROOM_ASSIGN_OR_RETURN(manifest_key, FromHex(json["manifest_key"]));
+  }
+
   STRONGROOM_ASSIGN_OR_RETURN(format::Envelope envelope, format::ParseEnvelope(envelope_bytes));
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                              format::UnwrapDek(envelope, kek, object_id, binding));
-  STRONGROOM_ASSIGN_OR_RETURN(Manifest manifest, format::OpenManifest(manifest_bytes, dek.reveal(),
-                                                                      object_id, binding));
+                              format::UnwrapDek(envelope, kek, object_id, binding,
+                                                AsBytes(context)));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Manifest manifest,
+      format::OpenManifest(manifest_bytes, manifest_key ? ByteView(*manifest_key) : dek.reveal(),
+                           object_id, binding));
+  if (json.contains("attributes_sealed")) {
+    STRONGROOM_ASSIGN_OR_RETURN(Bytes sealed, FromHex(json["attributes_sealed"]));
+    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes opened,
+                                format::OpenAttributes(dek.reveal(), object_id, binding, 0, sealed));
+    if (json.contains("attributes")) {
+      STRONGROOM_ASSIGN_OR_RETURN(Bytes expected, FromHex(json["attributes"]));
+      if (!std::equal(expected.begin(), expected.end(), opened.reveal().begin(),
+                      opened.reveal().end())) {
+        return DataLoss("the sealed attributes differ from the case's attributes");
+      }
+    }
+  }
   STRONGROOM_ASSIGN_OR_RETURN(Bytes blob, ReadAll(dir + "/blob.bin"));
   if (blob.size() != manifest.blob_size()) {
     return DataLoss("blob length does not match the manifest");
@@ -189,6 +244,18 @@ Result<void> Read(const Args& args) {
       plaintext.insert(plaintext.end(), buffer.begin(), buffer.begin() + n);
     }
     offset += size;
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes md5,
+                              crypto::Digest::Compute(crypto::Digest::Algorithm::kMd5, plaintext));
+  if (json.contains("plaintext_md5") &&
+      HexEncode(md5) != json["plaintext_md5"].get<std::string>()) {
+    return DataLoss("the plaintext MD5 differs from the case's");
+  }
+  if (json.contains("etag")) {
+    STRONGROOM_ASSIGN_OR_RETURN(Bytes etag, format::DeriveEtag(dek.reveal(), object_id, md5));
+    if (HexEncode(etag) != json["etag"].get<std::string>()) {
+      return DataLoss("the derived ETag differs from the case's");
+    }
   }
   // Ranges through the random-access reader must agree.
   ByteViewRandomAccessSource random_access(blob);

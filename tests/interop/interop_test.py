@@ -93,6 +93,15 @@ def parse_manifest(m):
             "binding": m[38 + 68 * n:38 + 68 * n + b], "n": n, "b": b}
 
 
+def encode_attributes(pairs):
+    """FORMAT.md §13.1, written here independently of both implementations."""
+    out = bytes([1]) + struct.pack(">H", len(pairs))
+    for name, value in pairs:
+        n, v = name.encode(), value.encode()
+        out += struct.pack(">H", len(n)) + n + struct.pack(">I", len(v)) + v
+    return out
+
+
 def parts_of(spec, size):
     if spec == "single":
         return [(0, size)]
@@ -195,7 +204,7 @@ def raw_envelope(dek, oid, scheme=2, version=1, reserved=0, pid=b"local", kid=b"
               + struct.pack(">H", len(kid)) + kid)
     salt = bytes(range(1, 33))
     kw = sf.hkdf_sha512(KEK, salt, b"strongroom/v1/dek-wrap\x00" + bytes([scheme]), 32)
-    aad = b"strongroom/v1/dek-binding\x00" + header + oid + sf.encode_binding(BUCKET, KEY)
+    aad = b"strongroom/v1/dek-binding\x00" + header + oid + sf.encode_binding(BUCKET, KEY) + bytes(4)
     wrapped = sf.AESGCM(kw).encrypt(bytes(12), dek, aad)
     return header + salt + struct.pack(">H", len(wrapped)) + wrapped + trailing
 
@@ -275,9 +284,21 @@ OBJECT_CASES = [
     ("scheme3_sse_c", "1:16384,2:33000", 16384 + 33000,
      {"scheme": 3, "provider_id": "sse-c", "key_id": "customer-key-md5:abc="}),
     ("scheme3_single_empty_key_id", "single", 20000, {"scheme": 3, "provider_id": "customer", "key_id": ""}),
+    # The key ring's and SSE-C's envelopes (§6) with object metadata (§13).
+    ("kms_context_attributes", "single", 30000,
+     {"provider_id": "strongroom", "key_id": "0b5c1f36-9f61-4c0e-9d1c-5ad0e9b8a001/3",
+      "context": '{"department":"finance","r\u00e9gion":"\u00eele"}',
+      "attributes": [("Content-Type", "text/plain"), ("x-amz-meta-owner", "\u00e9mile"),
+                     ("x-amz-checksum-crc32c", "mnG7TA=="), (":md5", "0" * 32)]}),
+    ("sse_s3_empty_attributes", "single", 1, {"provider_id": "strongroom", "key_id": "sse-s3/1",
+                                              "attributes": []}),
+    ("ssec_multipart_manifest_key", "1:16384,2:100", 16384 + 100,
+     {"scheme": 3, "provider_id": "sse-c", "key_id": "", "manifest_key": bytes(range(7, 39)),
+      "attributes": [("Cache-Control", "no-store")]}),
 ]
 
-TAMPER_CASES = {"single_100000", "multipart_gaps", "scheme3_sse_c"}
+TAMPER_CASES = {"single_100000", "multipart_gaps", "scheme3_sse_c", "kms_context_attributes",
+                "ssec_multipart_manifest_key"}
 
 FILE_SIZES = [0, 1, 16384, 100000]
 
@@ -353,6 +374,12 @@ class InteropTest(unittest.TestCase):
             argv += ["--provider-id", opts["provider_id"]]
         if "key_id" in opts:
             argv += ["--key-id", opts["key_id"]]
+        if "context" in opts:
+            argv += ["--context", opts["context"]]
+        if "attributes" in opts:
+            argv += ["--attributes", encode_attributes(opts["attributes"]).hex()]
+        if "manifest_key" in opts:
+            argv += ["--manifest-key", opts["manifest_key"].hex()]
         # The contract does not say whether `write` creates DIR; the C++ tool expects it to exist.
         os.makedirs(case_dir, exist_ok=True)
         r = _run(argv)
@@ -401,6 +428,19 @@ class InteropTest(unittest.TestCase):
                          (1, 1, b"\x00\x00", oid, len(pt), [tuple(p) for p in parts], bnd),
                          f"{writer}: manifest fields")
         self.assertEqual(len(man), manifest_size(len(parts), len(bnd)), f"{writer}: manifest size")
+        # §13: context recorded, MD5 and derived ETag, sealed attributes, manifest key
+        self.assertEqual(case.get("context"), opts.get("context", ""), f"{writer}: context")
+        self.assertEqual(case["plaintext_md5"], hashlib.md5(pt).hexdigest(), f"{writer}: plaintext MD5")
+        self.assertEqual(len(bytes.fromhex(case["etag"])), 16, f"{writer}: derived ETag length")
+        self.assertNotEqual(case["etag"], case["plaintext_md5"], f"{writer}: the derived ETag is not the MD5")
+        if "attributes" in opts:
+            enc = encode_attributes(opts["attributes"])
+            self.assertEqual(bytes.fromhex(case["attributes"]), enc, f"{writer}: attributes")
+            box = bytes.fromhex(case["attributes_sealed"])
+            self.assertEqual((box[0], len(box)), (1, len(enc) + 49), f"{writer}: sealed box layout (§14)")
+            self.assertNotIn(enc, box)
+        if "manifest_key" in opts:
+            self.assertEqual(case["manifest_key"], opts["manifest_key"].hex())
         return case
 
     def ranges_for(self, spec, size):
@@ -485,6 +525,18 @@ class InteropTest(unittest.TestCase):
         }
         if e["key_id"]:
             mutations["envelope: key id byte"] = ("envelope", flip(env, 9 + len(e["provider_id"]) + 2))
+        ctx = case.get("context", "")
+        mutations["case: other context"] = ("context", ctx + " " if ctx else "{}")
+        mutations["case: derived etag"] = ("etag", flip(bytes.fromhex(case["etag"]), 3))
+        mutations["case: plaintext md5"] = ("plaintext_md5", flip(bytes.fromhex(case["plaintext_md5"]), 0))
+        if "attributes_sealed" in case:
+            box = bytes.fromhex(case["attributes_sealed"])
+            mutations["attributes: sealed box salt"] = ("attributes_sealed", flip(box, 5))
+            mutations["attributes: sealed box tag"] = ("attributes_sealed", flip(box, len(box) - 1))
+            mutations["attributes: sealed box version"] = ("attributes_sealed", flip(box, 0))
+            mutations["attributes: sealed box truncated"] = ("attributes_sealed", box[:-1])
+        if "manifest_key" in case:
+            mutations["case: other manifest key"] = ("manifest_key", flip(bytes.fromhex(case["manifest_key"]), 31))
         for what, (fld, value) in mutations.items():
             with self.subTest(tamper=what, writer=writer.name, reader=reader.name):
                 d = case_dir + "-t"

@@ -10,7 +10,10 @@ Library:
         cobblestone_decrypt, cobblestone_read_range
   * §4  data streams: StreamEncryptor / StreamDecryptor, encrypt_stream / decrypt_stream
   * §5  manifests: seal_manifest / parse_manifest / open_manifest
-  * §6  envelopes: wrap_dek / parse_envelope / unwrap_dek
+  * §6  envelopes: wrap_dek / parse_envelope / unwrap_dek (with the envelope context)
+  * §13 object metadata: encode_attributes / decode_attributes, seal_attributes /
+        open_attributes, derive_etag, multipart_etag; SSE-C manifest keys (manifest_mac_key=)
+  * §14 sealed boxes: seal_box / open_box
   * §7  file containers: encrypt_file / decrypt_file / inspect_file
   * §8  random access: read_object_range
   * §9  size formulas: chunk_count, stream_size, stream_plaintext_size, manifest_size, ...
@@ -82,6 +85,17 @@ WRAP_SALT_SIZE = 32
 WRAPPED_DEK_SIZE = 48
 DEK_BINDING_LABEL = b"strongroom/v1/dek-binding" + b"\x00"
 DEK_WRAP_INFO = b"strongroom/v1/dek-wrap" + b"\x00"
+
+SEALED_BOX_VERSION = 0x01
+SEALED_BOX_SALT_SIZE = 32
+SEALED_BOX_OVERHEAD = 1 + SEALED_BOX_SALT_SIZE + TAG_SIZE  # 49
+SEALED_BOX_INFO = b"strongroom/v1/sealed-box" + b"\x00"
+OBJECT_ATTRIBUTES_PURPOSE = b"strongroom/v1/object-attributes"
+PART_ATTRIBUTES_PURPOSE = b"strongroom/v1/part-attributes"
+ATTRIBUTES_VERSION = 0x01
+MD5_ATTRIBUTE = b":md5"
+ETAG_INFO = b"strongroom/v1/etag" + b"\x00"
+ETAG_SIZE = 16
 
 FILE_MAGIC = b"SRFL"
 FILE_TRAILER_MAGIC = b"SRFE"
@@ -800,8 +814,13 @@ def parse_envelope(data: bytes) -> Envelope:
     return Envelope(scheme, pid, kid, wrap_salt, wrapped, data[:header_end], data)
 
 
-def dek_wrap_aad(header: bytes, object_id: bytes, bucket, object_key) -> bytes:
-    return DEK_BINDING_LABEL + bytes(header) + bytes(object_id) + encode_binding(bucket, object_key)
+def dek_wrap_aad(header: bytes, object_id: bytes, bucket, object_key, context=b"") -> bytes:
+    """§6: the context (SSE-KMS encryption context; empty elsewhere) is always length-prefixed."""
+    ctx = _as_bytes(context)
+    if len(ctx) > 0xFFFFFFFF:
+        raise FormatError("envelope context of 4 GiB or more")
+    return (DEK_BINDING_LABEL + bytes(header) + bytes(object_id) + encode_binding(bucket, object_key)
+            + _be32(len(ctx)) + ctx)
 
 
 def _wrap_key(kek: bytes, wrap_salt: bytes, scheme: int) -> bytes:
@@ -812,7 +831,7 @@ def _wrap_key(kek: bytes, wrap_salt: bytes, scheme: int) -> bytes:
 
 def wrap_dek(kek: bytes, dek: bytes, object_id: bytes, bucket, object_key,
              scheme: int = SCHEME_LOCAL_KEK, provider_id="local", key_id=b"test-key/1",
-             wrap_salt: Optional[bytes] = None) -> bytes:
+             wrap_salt: Optional[bytes] = None, context=b"") -> bytes:
     if scheme not in (SCHEME_LOCAL_KEK, SCHEME_CUSTOMER_KEY):
         raise FormatError(f"cannot wrap with scheme 0x{scheme:02x}")
     if len(dek) != KEY_SIZE:
@@ -822,21 +841,134 @@ def wrap_dek(kek: bytes, dek: bytes, object_id: bytes, bucket, object_key,
     header = envelope_header(scheme, provider_id, key_id)
     wrap_salt = bytes(wrap_salt) if wrap_salt is not None else _random(WRAP_SALT_SIZE)
     k = _wrap_key(kek, wrap_salt, scheme)
-    wrapped = AESGCM(k).encrypt(b"\x00" * 12, bytes(dek), dek_wrap_aad(header, object_id, bucket, object_key))
+    wrapped = AESGCM(k).encrypt(b"\x00" * 12, bytes(dek),
+                                dek_wrap_aad(header, object_id, bucket, object_key, context))
     return header + wrap_salt + _be16(len(wrapped)) + wrapped
 
 
-def unwrap_dek(kek: bytes, envelope, object_id: bytes, bucket, object_key) -> bytes:
+def unwrap_dek(kek: bytes, envelope, object_id: bytes, bucket, object_key, context=b"") -> bytes:
     env = envelope if isinstance(envelope, Envelope) else parse_envelope(envelope)
     if env.scheme == SCHEME_EXTERNAL:
         raise FormatError("envelope scheme 0x01 (external key service) is not supported here")
     k = _wrap_key(kek, env.wrap_salt, env.scheme)
     try:
         dek = AESGCM(k).decrypt(b"\x00" * 12, env.wrapped,
-                                dek_wrap_aad(env.header, object_id, bucket, object_key))
+                                dek_wrap_aad(env.header, object_id, bucket, object_key, context))
     except InvalidTag:
-        raise FormatError("envelope failed to unwrap (wrong key, or envelope/binding mismatch)")
+        raise FormatError("envelope failed to unwrap (wrong key, or envelope/binding/context mismatch)")
     return dek
+
+
+# ---------------------------------------------------------------------------------------------
+# §14 Sealed boxes
+
+def _box_key(key: bytes, purpose, salt: bytes) -> bytes:
+    if not key:
+        raise FormatError("sealed box key is empty")
+    return hkdf_sha512(bytes(key), salt, SEALED_BOX_INFO + _as_bytes(purpose), 32)
+
+
+def seal_box(key: bytes, purpose, plaintext: bytes, aad: bytes, salt: Optional[bytes] = None) -> bytes:
+    salt = bytes(salt) if salt is not None else _random(SEALED_BOX_SALT_SIZE)
+    if len(salt) != SEALED_BOX_SALT_SIZE:
+        raise FormatError("sealed box salt must be 32 bytes")
+    sealed = AESGCM(_box_key(key, purpose, salt)).encrypt(b"\x00" * 12, bytes(plaintext), bytes(aad))
+    return bytes([SEALED_BOX_VERSION]) + salt + sealed
+
+
+def open_box(key: bytes, purpose, box: bytes, aad: bytes) -> bytes:
+    box = bytes(box)
+    if len(box) < SEALED_BOX_OVERHEAD:
+        raise FormatError("sealed box shorter than 49 bytes")
+    if box[0] != SEALED_BOX_VERSION:
+        raise FormatError(f"unknown sealed box version 0x{box[0]:02x}")
+    salt = box[1:1 + SEALED_BOX_SALT_SIZE]
+    try:
+        return AESGCM(_box_key(key, purpose, salt)).decrypt(b"\x00" * 12, box[1 + SEALED_BOX_SALT_SIZE:],
+                                                            bytes(aad))
+    except InvalidTag:
+        raise FormatError("sealed box failed authentication")
+
+
+# ---------------------------------------------------------------------------------------------
+# §13 Object metadata
+
+def encode_attributes(attributes: Sequence[Tuple[object, object]]) -> bytes:
+    """§13.1: 0x01 ‖ BE16 count ‖ count × (BE16 len ‖ name ‖ BE32 len ‖ value)."""
+    if len(attributes) > 0xFFFF:
+        raise FormatError("more than 65535 attributes")
+    out = bytearray([ATTRIBUTES_VERSION]) + _be16(len(attributes))
+    for name, value in attributes:
+        n, v = _as_bytes(name), _as_bytes(value)
+        if len(n) > 0xFFFF or len(v) > 0xFFFFFFFF:
+            raise FormatError("attribute name or value too long")
+        out += _be16(len(n)) + n + _be32(len(v)) + v
+    return bytes(out)
+
+
+def decode_attributes(data: bytes) -> List[Tuple[bytes, bytes]]:
+    """§13.1, strictly; internal names other than `:md5` (and a malformed `:md5`) are rejected."""
+    r = _Reader(data, "attributes")
+    if r.u8("version") != ATTRIBUTES_VERSION:
+        raise FormatError("unknown attributes version")
+    out = []
+    seen_md5 = False
+    for _ in range(r.u16("count")):
+        name = r.take(r.u16("name length"), "name")
+        value = r.take(r.u32("value length"), "value")
+        if name.startswith(b":"):
+            if name != MD5_ATTRIBUTE:
+                raise FormatError(f"unknown internal attribute {name!r}")
+            if seen_md5 or len(value) != 32 or value != value.lower() or any(
+                    c not in b"0123456789abcdef" for c in value):
+                raise FormatError("malformed :md5 attribute")
+            seen_md5 = True
+        out.append((name, value))
+    if r.remaining():
+        raise FormatError("trailing bytes after the attributes")
+    return out
+
+
+def attributes_aad(object_id: bytes, bucket, object_key, part_number: int = 0) -> bytes:
+    if len(object_id) != OBJECT_ID_SIZE:
+        raise FormatError("object id must be 16 bytes")
+    if not 0 <= part_number <= MAX_PART_NUMBER:
+        raise FormatError(f"part number {part_number} out of range 0..10000")
+    aad = bytes(object_id) + encode_binding(bucket, object_key)
+    return aad + (_be32(part_number) if part_number else b"")
+
+
+def _attributes_purpose(part_number: int) -> bytes:
+    return PART_ATTRIBUTES_PURPOSE if part_number else OBJECT_ATTRIBUTES_PURPOSE
+
+
+def seal_attributes(dek: bytes, object_id: bytes, bucket, object_key, part_number: int,
+                    encoded: bytes, salt: Optional[bytes] = None) -> bytes:
+    if len(dek) != KEY_SIZE:
+        raise FormatError("DEK must be 32 bytes")
+    return seal_box(dek, _attributes_purpose(part_number), encoded,
+                    attributes_aad(object_id, bucket, object_key, part_number), salt)
+
+
+def open_attributes(dek: bytes, object_id: bytes, bucket, object_key, part_number: int,
+                    box: bytes) -> bytes:
+    if len(dek) != KEY_SIZE:
+        raise FormatError("DEK must be 32 bytes")
+    return open_box(dek, _attributes_purpose(part_number), box,
+                    attributes_aad(object_id, bucket, object_key, part_number))
+
+
+def derive_etag(dek: bytes, object_id: bytes, md5: bytes) -> bytes:
+    """§13.2: the 16-byte ETag of an SSE-KMS/SSE-C object or part with plaintext MD5 `md5`."""
+    if len(dek) != KEY_SIZE or len(object_id) != OBJECT_ID_SIZE or len(md5) != 16:
+        raise FormatError("derive_etag needs a 32-byte DEK, a 16-byte object id and a 16-byte MD5")
+    k = hkdf_expand_sha512(dek, ETAG_INFO + bytes(object_id), 32)
+    return hmac_sha256(k, md5)[:ETAG_SIZE]
+
+
+def multipart_etag(part_etags: Sequence[bytes]) -> str:
+    """§13.2: S3's multipart ETag over the raw 16-byte part ETags."""
+    return hashlib.md5(b"".join(part_etags)).hexdigest() + "-" + str(len(part_etags))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,12 +1005,14 @@ class WrittenObject:
     envelope: bytes
     manifest: bytes
     entries: List[ManifestEntry] = field(default_factory=list)
+    dek: bytes = b""
 
 
 def write_object(kek: bytes, bucket, object_key, parts: Sequence[Tuple[int, int]],
                  read_plaintext: Callable[[int], bytes], write_blob: Callable[[bytes], None],
                  scheme: int = SCHEME_LOCAL_KEK, provider_id="local", key_id=b"test-key/1",
-                 dek: Optional[bytes] = None, object_id: Optional[bytes] = None) -> WrittenObject:
+                 dek: Optional[bytes] = None, object_id: Optional[bytes] = None,
+                 context=b"", manifest_mac_key: Optional[bytes] = None) -> WrittenObject:
     """Encrypt an object as the given (part_number, size) streams. read_plaintext(n) must return
     exactly n bytes (or fewer at EOF, which is an error); write_blob receives the stream bytes."""
     dek = dek or _random(KEY_SIZE)
@@ -896,18 +1030,21 @@ def write_object(kek: bytes, bucket, object_key, parts: Sequence[Tuple[int, int]
             write_blob(enc.update(piece))
         write_blob(enc.finish())
         entries.append(ManifestEntry(part, size, enc.salt, enc.commitment))
-    envelope = wrap_dek(kek, dek, object_id, bucket, object_key, scheme, provider_id, key_id)
-    manifest = seal_manifest(dek, object_id, entries, bucket, object_key)
-    return WrittenObject(object_id, envelope, manifest, entries)
+    envelope = wrap_dek(kek, dek, object_id, bucket, object_key, scheme, provider_id, key_id,
+                        context=context)
+    # §13.3: an SSE-C multipart upload MACs its manifest under its own manifest key.
+    manifest = seal_manifest(manifest_mac_key or dek, object_id, entries, bucket, object_key)
+    return WrittenObject(object_id, envelope, manifest, entries, dek)
 
 
 def open_object(kek: bytes, envelope: bytes, manifest: bytes, object_id: bytes,
-                bucket, object_key, blob_size: Optional[int] = None) -> Tuple[bytes, Manifest]:
+                bucket, object_key, blob_size: Optional[int] = None, context=b"",
+                manifest_mac_key: Optional[bytes] = None) -> Tuple[bytes, Manifest]:
     """Unwrap the DEK and verify the manifest; returns (dek, manifest)."""
     if len(object_id) != OBJECT_ID_SIZE:
         raise FormatError("object id must be 16 bytes")
-    dek = unwrap_dek(kek, parse_envelope(envelope), object_id, bucket, object_key)
-    m = open_manifest(dek, manifest, object_id, bucket, object_key)
+    dek = unwrap_dek(kek, parse_envelope(envelope), object_id, bucket, object_key, context)
+    m = open_manifest(manifest_mac_key or dek, manifest, object_id, bucket, object_key)
     if blob_size is not None and blob_size != m.blob_size():
         raise FormatError(f"blob is {blob_size} bytes, manifest implies {m.blob_size()}")
     return dek, m
@@ -1284,16 +1421,22 @@ def cmd_write(args) -> None:
         raise FormatError("--scheme must be 2 or 3")
     size = os.path.getsize(args.plaintext)
     parts = parse_parts_spec(args.parts, size)
+    mk = _hex(args.manifest_key, "--manifest-key", KEY_SIZE) if args.manifest_key else None
+    attributes = _hex(args.attributes, "--attributes") if args.attributes is not None else None
+    if attributes is not None:
+        decode_attributes(attributes)  # a writer seals only well-formed attributes
     os.makedirs(args.out, exist_ok=True)
-    sha = hashlib.sha256()
+    sha, md5 = hashlib.sha256(), hashlib.md5()
     with open(args.plaintext, "rb") as pf, open(os.path.join(args.out, "blob.bin"), "wb") as bf:
         def rd(n):
             b = pf.read(n)
             sha.update(b)
+            md5.update(b)
             return b
         obj = write_object(kek, args.bucket, args.object_key, parts, rd, bf.write,
                            scheme=args.scheme, provider_id=args.provider_id,
-                           key_id=args.key_id.encode("utf-8"))
+                           key_id=args.key_id.encode("utf-8"), context=args.context.encode("utf-8"),
+                           manifest_mac_key=mk)
         if pf.read(1):
             raise FormatError("plaintext longer than the part sizes")
     case = {
@@ -1305,7 +1448,16 @@ def cmd_write(args) -> None:
         "kek": kek.hex(),
         "plaintext_size": size,
         "plaintext_sha256": sha.hexdigest(),
+        "context": args.context,
+        "plaintext_md5": md5.hexdigest(),
+        "etag": derive_etag(obj.dek, obj.object_id, md5.digest()).hex(),
     }
+    if mk is not None:
+        case["manifest_key"] = mk.hex()
+    if attributes is not None:
+        case["attributes"] = attributes.hex()
+        case["attributes_sealed"] = seal_attributes(obj.dek, obj.object_id, args.bucket, args.object_key,
+                                                    0, attributes).hex()
     with open(os.path.join(args.out, "case.json"), "w") as f:
         json.dump(case, f, indent=2)
         f.write("\n")
@@ -1336,15 +1488,32 @@ def cmd_read(args) -> None:
             bf.seek(off)
             return bf.read(n)
 
+        mk = _hex(case["manifest_key"], "manifest_key", KEY_SIZE) if "manifest_key" in case else None
         dek, m = open_object(kek, _hex(case["envelope"], "envelope"), _hex(case["manifest"], "manifest"),
-                             object_id, case["bucket"], case["object_key"], blob_size)
+                             object_id, case["bucket"], case["object_key"], blob_size,
+                             context=case.get("context", "").encode("utf-8"), manifest_mac_key=mk)
+        if "attributes_sealed" in case:
+            plain = open_attributes(dek, object_id, case["bucket"], case["object_key"], 0,
+                                    _hex(case["attributes_sealed"], "attributes_sealed"))
+            decode_attributes(plain)
+            if "attributes" in case and plain != _hex(case["attributes"], "attributes"):
+                raise FormatError("the sealed attributes differ from the case's attributes")
         for a, b in ranges:
             if b > m.total:
                 raise FormatError(f"range {a}-{b} beyond the object size {m.total}")
 
         def produce(emit, f):
-            decrypt_object(dek, m, read_at, emit)
+            md5 = hashlib.md5()
+
+            def emit_and_hash(b):
+                md5.update(b)
+                emit(b)
+            decrypt_object(dek, m, read_at, emit_and_hash)
             f.flush()
+            if "plaintext_md5" in case and md5.hexdigest() != case["plaintext_md5"].lower():
+                raise FormatError("the plaintext MD5 differs from the case's")
+            if "etag" in case and derive_etag(dek, object_id, md5.digest()).hex() != case["etag"].lower():
+                raise FormatError("the derived ETag differs from the case's")
             for a, b in ranges:
                 got = read_object_range(dek, m, object_id, read_at, a, b)
                 f.seek(a)
@@ -1449,6 +1618,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--scheme", type=int, default=2)
     w.add_argument("--provider-id", default="local")
     w.add_argument("--key-id", default="test-key/1")
+    w.add_argument("--context", default="", help="envelope context (§6), e.g. an SSE-KMS context")
+    w.add_argument("--attributes", help="hex of encoded attributes (§13.1) to seal under the DEK")
+    w.add_argument("--manifest-key", help="hex of a 32-byte SSE-C manifest key (§13.3)")
     w.set_defaults(func=cmd_write)
 
     r = sub.add_parser("read", help="verify and decrypt a case directory")

@@ -404,6 +404,88 @@ class ManifestTest(unittest.TestCase):
             sf.open_manifest(DEK, raw_manifest(DEK, OID, [], n=10001), OID, "bucket", "key")
 
 
+
+# ---------------------------------------------------------------------------------------------
+class SealedBoxTest(unittest.TestCase):
+    def test_layout_and_round_trip(self):
+        salt = bytes(range(1, 33))
+        box = sf.seal_box(KEK, "user-secret", b"hello", b"aad", salt=salt)
+        self.assertEqual(len(box), 1 + 32 + 5 + 16)
+        self.assertEqual(box[:33], b"\x01" + salt)
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+        k = HKDF(hashes.SHA512(), 32, salt, b"strongroom/v1/sealed-box\x00user-secret").derive(KEK)
+        self.assertEqual(AESGCM(k).decrypt(bytes(12), box[33:], b"aad"), b"hello")
+        self.assertEqual(sf.open_box(KEK, "user-secret", box, b"aad"), b"hello")
+
+    def test_rejects(self):
+        box = sf.seal_box(KEK, "p", b"secret value", b"aad")
+        bad = {"other key": (KEK[::-1], "p", box, b"aad"), "other purpose": (KEK, "q", box, b"aad"),
+               "other aad": (KEK, "p", box, b"aax"), "version": (KEK, "p", set_byte(box, 0, 2), b"aad"),
+               "short": (KEK, "p", box[:48], b"aad"), "empty key": (b"", "p", box, b"aad")}
+        for name, args in bad.items():
+            with self.subTest(name), self.assertRaises(sf.FormatError):
+                sf.open_box(*args)
+        for i in range(len(box)):
+            with self.assertRaises(sf.FormatError):
+                sf.open_box(KEK, "p", flip(box, i), b"aad")
+
+
+class ObjectMetadataTest(unittest.TestCase):
+    ATTRS = [("Content-Type", "text/plain"), ("x-amz-meta-été", "ü" * 3),
+             (":md5", "0" * 32)]
+
+    def test_attribute_encoding(self):
+        enc = sf.encode_attributes(self.ATTRS)
+        self.assertEqual(enc[:3], b"\x01\x00\x03")
+        self.assertEqual(enc[3:31], b"\x00\x0cContent-Type" + b"\x00\x00\x00\x0atext/plain")
+        self.assertEqual(sf.decode_attributes(enc), [(n.encode(), v.encode()) for n, v in self.ATTRS])
+        self.assertEqual(sf.decode_attributes(b"\x01\x00\x00"), [])
+        for bad in (enc + b"\x00", enc[:-1], b"\x02" + enc[1:], b"",
+                    sf.encode_attributes([(":other", "x")]), sf.encode_attributes([(":md5", "0" * 31)]),
+                    sf.encode_attributes([(":md5", "A" * 32)]),
+                    sf.encode_attributes([(":md5", "0" * 32), (":md5", "1" * 32)])):
+            with self.subTest(bad=bad), self.assertRaises(sf.FormatError):
+                sf.decode_attributes(bad)
+
+    def test_sealed_attributes_layout(self):
+        enc = sf.encode_attributes(self.ATTRS)
+        salt = bytes(32)
+        box = sf.seal_attributes(DEK, OID, "b", "kk", 0, enc, salt=salt)
+        aad = OID + b"\x00\x01b\x00\x02kk"
+        self.assertEqual(box, sf.seal_box(DEK, b"strongroom/v1/object-attributes", enc, aad, salt=salt))
+        part = sf.seal_attributes(DEK, OID, "b", "kk", 7, enc, salt=salt)
+        self.assertEqual(part, sf.seal_box(DEK, b"strongroom/v1/part-attributes", enc,
+                                           aad + b"\x00\x00\x00\x07", salt=salt))
+        self.assertEqual(sf.open_attributes(DEK, OID, "b", "kk", 0, box), enc)
+        self.assertEqual(sf.open_attributes(DEK, OID, "b", "kk", 7, part), enc)
+        for args in ((DEK[::-1], OID, "b", "kk", 0, box), (DEK, OID[::-1], "b", "kk", 0, box),
+                     (DEK, OID, "b", "k", 0, box), (DEK, OID, "bb", "kk", 0, box), (DEK, OID, "b", "kk", 1, box),
+                     (DEK, OID, "b", "kk", 0, part), (DEK, OID, "b", "kk", 8, part)):
+            with self.assertRaises(sf.FormatError):
+                sf.open_attributes(*args)
+
+    def test_derived_etag(self):
+        md5 = hashlib.md5(b"hello").digest()
+        k = sf.hkdf_expand_sha512(DEK, b"strongroom/v1/etag\x00" + OID, 32)
+        want = hmac.new(k, md5, hashlib.sha256).digest()[:16]
+        self.assertEqual(sf.derive_etag(DEK, OID, md5), want)
+        self.assertNotEqual(sf.derive_etag(DEK, OID[::-1], md5), want)
+        self.assertNotEqual(sf.derive_etag(DEK[::-1], OID, md5), want)
+        self.assertEqual(sf.multipart_etag([md5, md5]),
+                         hashlib.md5(md5 + md5).hexdigest() + "-2")
+
+    def test_manifest_key_replaces_the_dek(self):
+        mk = bytes(range(200, 232))
+        obj = sf.write_object(KEK, "b", "k", [(1, 10), (2, 5)], lambda n: b"x" * n, lambda b: None,
+                              scheme=3, provider_id="sse-c", key_id=b"", manifest_mac_key=mk)
+        with self.assertRaises(sf.FormatError):
+            sf.open_manifest(obj.dek, obj.manifest, obj.object_id, "b", "k")
+        m = sf.open_manifest(mk, obj.manifest, obj.object_id, "b", "k")
+        self.assertEqual([e.part_number for e in m.entries], [1, 2])
+
+
 # ---------------------------------------------------------------------------------------------
 class EnvelopeTest(unittest.TestCase):
     def test_wrap_unwrap(self):
@@ -426,8 +508,30 @@ class EnvelopeTest(unittest.TestCase):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
         kw = HKDF(hashes.SHA512(), 32, salt, b"strongroom/v1/dek-wrap\x00\x02").derive(KEK)
-        aad = b"strongroom/v1/dek-binding\x00" + env[:18] + OID + b"\x00\x01b\x00\x01k"
+        aad = b"strongroom/v1/dek-binding\x00" + env[:18] + OID + b"\x00\x01b\x00\x01k" + b"\x00" * 4
         self.assertEqual(AESGCM(kw).decrypt(bytes(12), env[52:], aad), DEK)
+        # with a context: BE32 length, then the bytes
+        ctx = b'{"dept":"finance"}'
+        env = sf.wrap_dek(KEK, DEK, OID, "b", "k", 2, "strongroom", b"kms/1", wrap_salt=salt, context=ctx)
+        hdr = env[:len(env) - 82]
+        aad = (b"strongroom/v1/dek-binding\x00" + hdr + OID + b"\x00\x01b\x00\x01k"
+               + struct.pack(">I", len(ctx)) + ctx)
+        self.assertEqual(AESGCM(kw).decrypt(bytes(12), env[-48:], aad), DEK)
+
+    def test_context_is_bound(self):
+        ctx = b'{"a":"b"}'
+        env = sf.wrap_dek(KEK, DEK, OID, "bucket", "key", 2, "strongroom", b"k/1", context=ctx)
+        self.assertEqual(sf.unwrap_dek(KEK, env, OID, "bucket", "key", ctx), DEK)
+        for other in (b"", b'{"a":"c"}', ctx + b" ", ctx[:-1]):
+            with self.subTest(other=other), self.assertRaises(sf.FormatError):
+                sf.unwrap_dek(KEK, env, OID, "bucket", "key", other)
+        plain = sf.wrap_dek(KEK, DEK, OID, "bucket", "key", 2, "strongroom", b"k/1")
+        with self.assertRaises(sf.FormatError):
+            sf.unwrap_dek(KEK, plain, OID, "bucket", "key", ctx)
+        # the length prefix keeps the binding and the context apart
+        env = sf.wrap_dek(KEK, DEK, OID, "b", "k", 2, "local", b"", context=b"\x00")
+        with self.assertRaises(sf.FormatError):
+            sf.unwrap_dek(KEK, env, OID, "b", "k\x00", b"")
 
     def test_rejects(self):
         env = sf.wrap_dek(KEK, DEK, OID, "bucket", "key", 2, "local", b"test-key/1")
@@ -707,7 +811,9 @@ class CliTest(unittest.TestCase):
             self.assertEqual(cj["plaintext_sha256"], hashlib.sha256(pt).hexdigest())
             self.assertEqual(cj["plaintext_size"], len(pt))
             self.assertEqual(set(cj), {"object_id", "bucket", "object_key", "envelope", "manifest", "kek",
-                                       "plaintext_size", "plaintext_sha256"})
+                                       "plaintext_size", "plaintext_sha256", "context", "plaintext_md5",
+                                       "etag"})
+            self.assertEqual(cj["plaintext_md5"], hashlib.md5(pt).hexdigest())
             self.run_cli("read", "--case", case, "--out", self.p("out"), "--range", "0-1",
                          "--range", "16380-16390", "--range", f"0-{len(pt)}", "--range", f"{len(pt)}-{len(pt)}")
             with open(self.p("out"), "rb") as f:
