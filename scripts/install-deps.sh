@@ -16,6 +16,8 @@ packages=(
   age time curl wrk
   # real S3 clients for the server tests
   awscli python3-boto3 s3cmd rclone golang-go golang-github-minio-minio-go-v7-dev
+  # real key providers (issue 5): KMIP server, PKCS#11 HSM, TPM 2.0 emulator
+  python3-pykmip softhsm2 opensc libp11-kit-dev swtpm swtpm-tools tpm2-tools libtss2-dev
 )
 
 missing=()

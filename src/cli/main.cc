@@ -2,13 +2,19 @@
 // The strongroom command: one binary, one subcommand per task. This is a
 // composition root: it parses flags and calls into the modules.
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/file_commands.h"
+#include "cli/terminal.h"
 #include "server/commands.h"
 
 namespace {
@@ -63,6 +69,62 @@ void AddServeOptions(CLI::App& command, SettingsFlags& s) {
   command.add_option("--worker-threads", s.flags.worker_threads,
                      "Request handler threads (0: automatic)")
       ->capture_default_str();
+  command.add_flag("--dev", s.flags.dev,
+                   "Development key mode: a clear root key file in the key directory, created "
+                   "on first start (loud warning; never for real data)");
+  command.add_flag("--allow-insecure-sse-on-loopback", s.flags.allow_insecure_sse_on_loopback,
+                   "Accept SSE-C and SSE-KMS over plain HTTP from loopback clients (AWS "
+                   "requires TLS)");
+}
+
+// Where a keyring passphrase may come from besides STRONGROOM_PASSPHRASE.
+struct PassphraseFlags {
+  std::string file;
+  int fd = -1;
+};
+
+void AddPassphraseOptions(CLI::App& command, PassphraseFlags& p) {
+  auto* file = command.add_option("--passphrase-file", p.file,
+                                  "File holding the keyring passphrase (one trailing newline "
+                                  "ignored)");
+  auto* fd = command.add_option("--passphrase-fd", p.fd,
+                                "Read the keyring passphrase from this open file descriptor "
+                                "(first line)");
+  file->excludes(fd);
+}
+
+// The passphrase, in this order: --passphrase-file, --passphrase-fd,
+// STRONGROOM_PASSPHRASE (taken out of the environment when the command
+// starts), a no-echo prompt on the terminal when standard input is one;
+// otherwise none.
+strongroom::server::PassphraseSource MakePassphraseSource(
+    const PassphraseFlags& flags, std::optional<strongroom::crypto::SecretBytes> environment,
+    std::string prompt, bool confirm) {
+  auto env = std::make_shared<std::optional<strongroom::crypto::SecretBytes>>(
+      std::move(environment));
+  return [flags, env, prompt, confirm]()
+             -> strongroom::Result<std::optional<strongroom::crypto::SecretBytes>> {
+    using Secret = std::optional<strongroom::crypto::SecretBytes>;
+    if (!flags.file.empty()) {
+      STRONGROOM_ASSIGN_OR_RETURN(auto secret, strongroom::cli::ReadPassphraseFile(flags.file));
+      return Secret(std::move(secret));
+    }
+    if (flags.fd >= 0) {
+      STRONGROOM_ASSIGN_OR_RETURN(auto secret, strongroom::cli::ReadPassphraseFd(flags.fd));
+      return Secret(std::move(secret));
+    }
+    if (env->has_value()) {
+      Secret secret = std::move(*env);
+      env->reset();
+      return secret;
+    }
+    if (::isatty(STDIN_FILENO) == 1) {
+      STRONGROOM_ASSIGN_OR_RETURN(auto secret,
+                                  strongroom::cli::PromptPassphrase(prompt, confirm));
+      return Secret(std::move(secret));
+    }
+    return Secret();
+  };
 }
 
 // Config file values, overridden by every flag that was given.
@@ -84,6 +146,10 @@ strongroom::Result<strongroom::server::ServerSettings> Resolve(CLI::App& command
     if (given("--access-log")) settings.access_log = s.flags.access_log;
     if (given("--max-connections")) settings.max_connections = s.flags.max_connections;
     if (given("--worker-threads")) settings.worker_threads = s.flags.worker_threads;
+    if (given("--dev")) settings.dev = s.flags.dev;
+    if (given("--allow-insecure-sse-on-loopback")) {
+      settings.allow_insecure_sse_on_loopback = s.flags.allow_insecure_sse_on_loopback;
+    }
   }
   if (settings.tls_cert.empty() != settings.tls_key.empty()) {
     return strongroom::InvalidArgument("--tls-cert and --tls-key go together");
@@ -94,6 +160,21 @@ strongroom::Result<strongroom::server::ServerSettings> Resolve(CLI::App& command
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(STRONGROOM_BENCH_NULL_AEAD)
+  // Benchmark-only build (CMake STRONGROOM_BENCH_NULL_AEAD): refuse to run
+  // unless the caller says it knows; then say so on every start.
+  if (const char* ok = std::getenv("STRONGROOM_BENCH_NULL_AEAD_OK"); ok == nullptr ||
+                                                                     std::string(ok) != "1") {
+    std::fprintf(stderr,
+                 "strongroom: REFUSING TO RUN: built with STRONGROOM_BENCH_NULL_AEAD (AES-GCM "
+                 "replaced by a plain copy, nothing is encrypted or authenticated); benchmark "
+                 "only, set STRONGROOM_BENCH_NULL_AEAD_OK=1 to run it anyway\n");
+    return 1;
+  }
+  std::fprintf(stderr,
+               "WARNING: strongroom built with STRONGROOM_BENCH_NULL_AEAD: NOTHING is encrypted or "
+               "authenticated (benchmark build, never use it for data)\n");
+#endif
   CLI::App app(kDescription, "strongroom");
   app.require_subcommand(1);
   app.set_version_flag("--version", "strongroom 0.1.0");
@@ -101,6 +182,9 @@ int main(int argc, char** argv) {
       "\nPassphrases: without --key-file or --passphrase-file, the passphrase comes from the\n"
       "STRONGROOM_PASSPHRASE environment variable, or is asked for on the terminal without echo.\n"
       "It is stretched with Argon2id (t=3, m=64 MiB, p=4; the parameters are stored in the file).\n"
+      "The keyring passphrase (init, serve, unseal, user add) comes from --passphrase-file,\n"
+      "--passphrase-fd, STRONGROOM_PASSPHRASE (removed from the environment once read), or a\n"
+      "prompt when standard input is a terminal.\n"
       "\nExit status: 0 on success, 1 on failure (one line on stderr says why), 2 on bad usage.");
 
   strongroom::cli::FileCommandOptions encrypt_options;
@@ -127,27 +211,57 @@ int main(int argc, char** argv) {
   keygen->add_option("file", keygen_path, "Key file to create")->required();
   keygen->add_flag("-f,--force", keygen_force, "Overwrite the file if it exists");
 
+  SettingsFlags init_flags;
+  PassphraseFlags init_pass;
+  auto* init = app.add_subcommand(
+      "init",
+      "Create the keyring: a random root key sealed by a passphrase (Argon2id) in "
+      "KEY_DIR/root.sealed, the catalog, and the first admin access key (printed once; "
+      "STRONGROOM_ACCESS_KEY and STRONGROOM_SECRET_KEY choose it instead). The passphrase comes "
+      "from the options below, STRONGROOM_PASSPHRASE or a terminal prompt; without any, a strong "
+      "one is generated and printed once. Refuses if a keyring exists.");
+  AddDirectoryOptions(*init, init_flags);
+  AddPassphraseOptions(*init, init_pass);
+
   SettingsFlags serve_flags;
+  PassphraseFlags serve_pass;
   auto* serve = app.add_subcommand(
       "serve",
       "Run the S3 server. Every object is encrypted at rest under a per-object data key. Defaults: "
-      "127.0.0.1:9000, data in ./strongroom-data, root key in ./strongroom-keys (development key "
-      "mode: the key is on this machine; a loud warning says so). On first start an admin "
-      "access key is created and printed once; STRONGROOM_ACCESS_KEY and STRONGROOM_SECRET_KEY "
-      "choose it instead. SIGINT/SIGTERM stop gracefully. GET /health and /metrics need no "
-      "credentials.");
+      "127.0.0.1:9000, data in ./strongroom-data, keyring in ./strongroom-keys (made by "
+      "`strongroom init`). The passphrase unseals the keyring at start; without one the server "
+      "starts sealed, answers 503 to every S3 request and waits for `strongroom unseal`. The "
+      "root key is kept only in memory. --dev uses a clear development key instead (created on "
+      "first start, with a loud warning, and the first admin access key printed once). "
+      "SIGINT/SIGTERM stop gracefully. GET /health and /metrics need no credentials.");
   AddServeOptions(*serve, serve_flags);
+  AddPassphraseOptions(*serve, serve_pass);
+
+  SettingsFlags unseal_flags;
+  PassphraseFlags unseal_pass;
+  auto* unseal = app.add_subcommand(
+      "unseal",
+      "Unseal a server started without a passphrase, through its control socket "
+      "DATA_DIR/control.sock. Exit status 1 for a wrong passphrase or when no server runs");
+  AddDirectoryOptions(*unseal, unseal_flags);
+  AddPassphraseOptions(*unseal, unseal_pass);
 
   SettingsFlags user_flags;
   auto* user = app.add_subcommand("user", "Manage access keys (works while the server runs)");
   user->require_subcommand(1);
   AddDirectoryOptions(*user, user_flags);
   std::string user_access, user_secret;
-  bool user_admin = false;
-  auto* user_add = user->add_subcommand("add", "Add an access key (generated unless given)");
+  bool user_admin = false, user_dev = false;
+  PassphraseFlags user_pass;
+  auto* user_add = user->add_subcommand(
+      "add",
+      "Add an access key (generated unless given). Its secret is sealed under the root key, so "
+      "this needs the keyring passphrase (or --dev for the development key)");
   user_add->add_option("--access-key", user_access, "Access key id");
   user_add->add_option("--secret-key", user_secret, "Secret key (prefer generating one)");
   user_add->add_flag("--admin", user_admin, "Mark the user as an administrator");
+  user_add->add_flag("--dev", user_dev, "Use the development key (as `serve --dev`)");
+  AddPassphraseOptions(*user_add, user_pass);
   auto* user_list = user->add_subcommand("list", "List access keys (never secrets)");
   user_add->fallthrough();
   user_list->fallthrough();
@@ -155,6 +269,44 @@ int main(int argc, char** argv) {
   std::string remove_key;
   user_remove->add_option("access_key", remove_key, "Access key id")->required();
   user_remove->fallthrough();
+
+  SettingsFlags key_flags;
+  strongroom::server::KeyCommand key_command;
+  using KeyAction = strongroom::server::KeyCommand::Action;
+  auto* key = app.add_subcommand(
+      "key",
+      "Manage SSE-KMS keys (needs only the catalog; effective at once on a running server). "
+      "KEY is a key id, alias/NAME, NAME, or an ARN of either");
+  key->require_subcommand(1);
+  AddDirectoryOptions(*key, key_flags);
+  auto key_sub = [&](const char* name, const char* help, KeyAction action) {
+    auto* sub = key->add_subcommand(name, help);
+    sub->fallthrough();
+    sub->callback([&key_command, action] { key_command.action = action; });
+    return sub;
+  };
+  auto* key_create = key_sub("create", "Create a key with the alias alias/NAME", KeyAction::kCreate);
+  key_create->add_option("name", key_command.key, "Alias name (without alias/)")->required();
+  key_create->add_option("--description", key_command.description, "Free text");
+  key_sub("list", "List keys: id, state, aliases, creation time, description", KeyAction::kList);
+  key_sub("describe", "Show a key with its version and grantees", KeyAction::kDescribe)
+      ->add_option("key", key_command.key, "KEY")->required();
+  key_sub("enable", "Enable a key", KeyAction::kEnable)
+      ->add_option("key", key_command.key, "KEY")->required();
+  key_sub("disable", "Disable a key: objects under it cannot be written or read",
+          KeyAction::kDisable)
+      ->add_option("key", key_command.key, "KEY")->required();
+  auto* key_alias = key_sub("alias", "Add (or with --remove, remove) an alias of a key",
+                            KeyAction::kAlias);
+  key_alias->add_option("key", key_command.key, "KEY")->required();
+  key_alias->add_option("alias", key_command.alias, "alias/NAME or NAME")->required();
+  key_alias->add_flag("--remove", key_command.remove, "Remove the alias instead");
+  auto* key_grant = key_sub("grant", "Allow an access key to use a key", KeyAction::kGrant);
+  key_grant->add_option("key", key_command.key, "KEY")->required();
+  key_grant->add_option("access_key", key_command.access_key, "Access key id")->required();
+  auto* key_revoke = key_sub("revoke", "Withdraw a grant", KeyAction::kRevoke);
+  key_revoke->add_option("key", key_command.key, "KEY")->required();
+  key_revoke->add_option("access_key", key_command.access_key, "Access key id")->required();
 
   std::string cert_file = "strongroom-dev.crt", cert_key = "strongroom-dev.key";
   std::vector<std::string> cert_hosts = {"localhost", "127.0.0.1", "::1"};
@@ -183,21 +335,47 @@ int main(int argc, char** argv) {
     result = strongroom::cli::RunInspect(inspect_path);
   } else if (*keygen) {
     result = strongroom::cli::RunKeygen(keygen_path, keygen_force);
+  } else if (*init) {
+    auto environment = strongroom::cli::TakePassphraseFromEnvironment();
+    auto settings = Resolve(*init, init_flags);
+    result = settings ? strongroom::server::RunInit(
+                            *settings, MakePassphraseSource(init_pass, std::move(environment),
+                                                            "New keyring passphrase: ", true))
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*serve) {
+    auto environment = strongroom::cli::TakePassphraseFromEnvironment();
     auto settings = Resolve(*serve, serve_flags);
-    result = settings ? strongroom::server::RunServe(*settings)
+    result = settings ? strongroom::server::RunServe(
+                            *settings, MakePassphraseSource(serve_pass, std::move(environment),
+                                                            "Keyring passphrase: ", false))
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*unseal) {
+    auto environment = strongroom::cli::TakePassphraseFromEnvironment();
+    auto settings = Resolve(*unseal, unseal_flags);
+    result = settings ? strongroom::server::RunUnseal(
+                            *settings, MakePassphraseSource(unseal_pass, std::move(environment),
+                                                            "Keyring passphrase: ", false))
                       : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*user) {
+    auto environment = strongroom::cli::TakePassphraseFromEnvironment();
     auto settings = Resolve(*user, user_flags);
     if (!settings) {
       result = tl::unexpected(settings.error());
     } else if (*user_add) {
-      result = strongroom::server::RunUserAdd(*settings, user_access, user_secret, user_admin);
+      if (user_dev) settings->dev = true;
+      result = strongroom::server::RunUserAdd(
+          *settings,
+          MakePassphraseSource(user_pass, std::move(environment), "Keyring passphrase: ", false),
+          user_access, user_secret, user_admin);
     } else if (*user_list) {
       result = strongroom::server::RunUserList(*settings);
     } else if (*user_remove) {
       result = strongroom::server::RunUserRemove(*settings, remove_key);
     }
+  } else if (*key) {
+    auto settings = Resolve(*key, key_flags);
+    result = settings ? strongroom::server::RunKey(*settings, key_command)
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*dev_cert) {
     result = strongroom::server::RunDevCert(cert_file, cert_key, cert_hosts, cert_force);
   }

@@ -2,10 +2,14 @@
 #include "cli/terminal.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "base/file.h"
@@ -16,6 +20,17 @@ namespace {
 
 constexpr uint64_t kProgressThreshold = 4 << 20;
 
+// The terminal mode to restore if a signal ends the process during a
+// prompt (Ctrl-C must not leave the terminal without echo).
+int g_prompt_tty = -1;
+termios g_prompt_mode;
+
+extern "C" void RestoreTerminalAndDie(int signal) {
+  if (g_prompt_tty >= 0) tcsetattr(g_prompt_tty, TCSANOW, &g_prompt_mode);
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
 // Reads one line from the terminal with echo disabled.
 Result<crypto::SecretBytes> ReadHidden(int tty, const std::string& prompt) {
   if (::write(tty, prompt.data(), prompt.size()) < 0) {
@@ -23,7 +38,15 @@ Result<crypto::SecretBytes> ReadHidden(int tty, const std::string& prompt) {
   }
   termios old_mode;
   bool restore = tcgetattr(tty, &old_mode) == 0;
+  struct sigaction on_signal {}, old_int {}, old_term {}, old_hup {};
   if (restore) {
+    g_prompt_mode = old_mode;
+    g_prompt_tty = tty;
+    on_signal.sa_handler = RestoreTerminalAndDie;
+    sigemptyset(&on_signal.sa_mask);
+    ::sigaction(SIGINT, &on_signal, &old_int);
+    ::sigaction(SIGTERM, &on_signal, &old_term);
+    ::sigaction(SIGHUP, &on_signal, &old_hup);
     termios quiet = old_mode;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
@@ -48,6 +71,10 @@ Result<crypto::SecretBytes> ReadHidden(int tty, const std::string& prompt) {
   }
   if (restore) {
     tcsetattr(tty, TCSANOW, &old_mode);
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    ::sigaction(SIGHUP, &old_hup, nullptr);
+    g_prompt_tty = -1;
   }
   if (!ok) {
     return InvalidArgument("no passphrase was entered (or it exceeds 1024 bytes)");
@@ -103,6 +130,53 @@ Result<crypto::SecretBytes> ReadPassphraseFile(const std::string& path) {
     return InvalidArgument("passphrase file '" + path + "' is empty");
   }
   return crypto::SecretBytes::CopyFrom(view);
+}
+
+Result<crypto::SecretBytes> ReadPassphraseFd(int fd) {
+  constexpr size_t kLimit = 4096;
+  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+    return InvalidArgument("--passphrase-fd " + std::to_string(fd) + ": not an open descriptor");
+  }
+  crypto::SecretBytes buffer(kLimit + 1);
+  size_t size = 0;
+  bool line_end = false;
+  while (size < buffer.size() && !line_end) {
+    ssize_t n = ::read(fd, buffer.mutable_reveal().data() + size, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return tl::unexpected(ErrnoError(err, "cannot read --passphrase-fd " + std::to_string(fd)));
+    }
+    if (n == 0) break;
+    if (buffer.reveal()[size] == '\n') {
+      line_end = true;
+    } else {
+      ++size;
+    }
+  }
+  ::close(fd);
+  if (size > kLimit) {
+    return InvalidArgument("the passphrase on descriptor " + std::to_string(fd) +
+                           " is longer than 4096 bytes");
+  }
+  if (size == 0) {
+    return InvalidArgument("the passphrase on descriptor " + std::to_string(fd) + " is empty");
+  }
+  return crypto::SecretBytes::CopyFrom(buffer.reveal().first(size));
+}
+
+std::optional<crypto::SecretBytes> TakePassphraseFromEnvironment() {
+  char* value = std::getenv("STRONGROOM_PASSPHRASE");
+  std::optional<crypto::SecretBytes> out;
+  if (value == nullptr) return out;
+  size_t size = std::strlen(value);
+  if (size > 0) {
+    out = crypto::SecretBytes::CopyFrom(ByteView(reinterpret_cast<const uint8_t*>(value), size));
+    crypto::Cleanse(MutableByteView(reinterpret_cast<uint8_t*>(value), size));
+  }
+  ::unsetenv("STRONGROOM_PASSPHRASE");
+  return out;
 }
 
 Result<crypto::SecretBytes> ReadKeyFile(const std::string& path) {

@@ -23,6 +23,17 @@ Result<crypto::SecretBytes> PromptPassphrase(const std::string& prompt, bool con
 // Reads a passphrase from a file, dropping one trailing newline.
 Result<crypto::SecretBytes> ReadPassphraseFile(const std::string& path);
 
+// Reads a passphrase from an open file descriptor (inherited from the
+// caller, e.g. `3<pass.txt`): up to the first newline or end of input, at
+// most 4096 bytes; closes the descriptor. kInvalidArgument if it is not open
+// or the passphrase is empty.
+Result<crypto::SecretBytes> ReadPassphraseFd(int fd);
+
+// Moves STRONGROOM_PASSPHRASE out of the environment: copies it, wipes the
+// bytes in the environment block and unsets it, so child processes and
+// /proc/PID/environ do not see it. nullopt if unset or empty.
+std::optional<crypto::SecretBytes> TakePassphraseFromEnvironment();
+
 // Reads a key file; it must hold exactly 32 bytes.
 Result<crypto::SecretBytes> ReadKeyFile(const std::string& path);
 

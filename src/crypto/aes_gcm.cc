@@ -4,9 +4,14 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstring>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#if defined(STRONGROOM_BENCH_NULL_AEAD) && !defined(NDEBUG)
+#error "STRONGROOM_BENCH_NULL_AEAD is for Release benchmark builds only (bench/sse_bench.sh)"
+#endif
 
 namespace strongroom::crypto {
 
@@ -73,6 +78,15 @@ Result<void> AesGcm256::Seal(ByteView nonce, ByteView aad, ByteView plaintext,
       !FitsInt(plaintext.size()) || !FitsInt(aad.size())) {
     return InvalidArgument("AES-256-GCM seal: bad nonce, buffer or input size");
   }
+#if defined(STRONGROOM_BENCH_NULL_AEAD)
+  // Benchmark-only build (CMake STRONGROOM_BENCH_NULL_AEAD, Release only):
+  // the AEAD step is a plain copy with an all-zero tag. NO SECURITY.
+  if (!plaintext.empty() && out.data() != plaintext.data()) {
+    std::memmove(out.data(), plaintext.data(), plaintext.size());
+  }
+  std::memset(out.data() + plaintext.size(), 0, kTagSize);
+  return Ok();
+#endif
   STRONGROOM_ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx,
                               ContextFor(state_->seal, true, state_->key.data()));
   int len = 0;
@@ -103,6 +117,13 @@ Result<void> AesGcm256::Open(ByteView nonce, ByteView aad, ByteView ciphertext_a
     return InvalidArgument("AES-256-GCM open: bad nonce, buffer or input size");
   }
   const size_t ct_size = ciphertext_and_tag.size() - kTagSize;
+#if defined(STRONGROOM_BENCH_NULL_AEAD)
+  // Benchmark-only build: a plain copy; the tag is not checked. NO SECURITY.
+  if (ct_size > 0 && out.data() != ciphertext_and_tag.data()) {
+    std::memmove(out.data(), ciphertext_and_tag.data(), ct_size);
+  }
+  return Ok();
+#endif
   STRONGROOM_ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx,
                               ContextFor(state_->open, false, state_->key.data()));
   int len = 0;

@@ -191,7 +191,7 @@ namespace {
 
 const std::set<std::string>& UnsupportedBucketSubresources() {
   static const auto* set = new std::set<std::string>{
-      "accelerate", "acl",           "analytics",        "cors",          "encryption",
+      "accelerate", "acl",           "analytics",        "cors",
       "intelligent-tiering", "inventory", "lifecycle",   "logging",       "metrics",
       "notification", "object-lock", "ownershipControls", "policy",       "policyStatus",
       "publicAccessBlock", "replication", "requestPayment", "tagging",     "versioning",
@@ -227,7 +227,15 @@ Result<http::Response> Dispatch(RequestContext& context) {
   // clients (awscli copies between buckets) read before copying.
   if (!address.key.empty() && address.Has("tagging") && context.request.method() == "GET") {
     context.operation = "GetObjectTagging";
-    STRONGROOM_RETURN_IF_ERROR(context.store->HeadObject(address.bucket, address.key));
+    // Existence from the catalog: no key (SSE-C) is needed to read tags.
+    catalog::ListObjectsRequest exists;
+    exists.bucket = address.bucket;
+    exists.prefix = address.key;
+    exists.max_keys = 1;
+    STRONGROOM_ASSIGN_OR_RETURN(catalog::ListObjectsPage page, context.store->ListObjects(exists));
+    if (page.objects.empty() || page.objects.front().key != address.key) {
+      return tl::unexpected(MakeError("NoSuchKey", "The specified key does not exist."));
+    }
     XmlWriter xml("Tagging");
     xml.Begin("TagSet").End();
     return XmlResponse(xml.Finish());
@@ -241,6 +249,7 @@ Result<http::Response> Dispatch(RequestContext& context) {
     }
   }
   if (address.key.empty()) {
+    if (address.Has("encryption")) return HandleBucketEncryption(context);
     return HandleBucket(context);
   }
   if (address.Has("uploads") || address.Has("uploadId")) {

@@ -4,14 +4,19 @@
 // Internal to s3/: the per-request context and the operation handlers.
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "aws/sigv4.h"
 #include "http/server.h"
+#include "keys/key_directory.h"
 #include "objects/object_store.h"
 #include "s3/request.h"
+#include "s3/sse.h"
+#include "s3/users.h"
 
 namespace strongroom::s3 {
 
@@ -20,12 +25,22 @@ struct RequestContext {
   http::Request& request;
   std::string request_id;
   objects::ObjectStore* store = nullptr;
+  keys::KeyDirectory* key_directory = nullptr;  // null: SSE-KMS is refused
+  UserDirectory* users = nullptr;
   std::string region;
+  bool allow_insecure_sse_on_loopback = false;
+  // Called when stored data fails authentication after the response
+  // headers went out (the connection is then cut).
+  std::function<void(const Error&)> on_integrity_failure;
   Address address;
   aws::Authentication auth;
   std::string operation;  // for metrics and logs, e.g. "PutObject"
   uint64_t bytes_in = 0;
   std::unique_ptr<ByteSource> raw_body;  // the request body with S3 error mapping
+  // SSE-C keys the request carried (objects:: requests point at them).
+  std::optional<objects::CustomerKey> customer_key;         // x-amz-server-side-encryption-customer-*
+  std::optional<objects::CustomerKey> source_customer_key;  // x-amz-copy-source-...-customer-*
+  std::optional<bool> is_admin;                             // cached UserDirectory::IsAdmin
 };
 
 // The client's body: a client that stops sending mid-body is the client's
@@ -69,6 +84,26 @@ std::chrono::system_clock::time_point FromMs(int64_t ms);
 std::optional<std::chrono::system_clock::time_point> ParseHttpDate(const std::string& text);
 
 http::Response XmlResponse(std::string body, int status = 200);
+
+// Server-side encryption (encryption_handlers.cc).
+// The TLS rule for SSE-C and SSE-KMS headers (sse.h CheckSecureTransport).
+Result<void> CheckSseTransport(RequestContext& context);
+// The encryption of a write to `bucket`: the request's SSE headers (SSE-C
+// keys parsed into context.customer_key), else the bucket default; KMS keys
+// resolved, their state and the caller's grant checked; SSE-C refused with
+// 403 where the bucket blocks it. The result points into `context`.
+Result<objects::EncryptionRequest> ResolveWriteEncryption(RequestContext& context,
+                                                          const std::string& bucket);
+// Read access with `customer_key` (may be null) and the caller's KMS grants.
+objects::ReadAccess ReadAccessFor(RequestContext& context,
+                                  const objects::CustomerKey* customer_key);
+// Opens a copy source (CopyObject, UploadPartCopy) with the copy-source
+// SSE-C key, if any. A wrong key is 400 InvalidRequest here ("did not match
+// the ones used originally"), where GET answers 403.
+Result<std::unique_ptr<objects::ObjectReader>> OpenCopySource(
+    RequestContext& context, const std::pair<std::string, std::string>& source);
+// Get/Put/DeleteBucketEncryption.
+Result<http::Response> HandleBucketEncryption(RequestContext& context);
 
 // Copy-source helpers shared by CopyObject and UploadPartCopy.
 Result<std::pair<std::string, std::string>> ParseCopySourceHeader(const std::string& header);

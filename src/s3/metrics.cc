@@ -20,6 +20,11 @@ void Metrics::Record(const std::string& operation, int status, uint64_t bytes_in
   latency.sum += seconds;
 }
 
+void Metrics::RecordIntegrityFailure() {
+  std::lock_guard lock(mutex_);
+  ++integrity_failures_;
+}
+
 std::string Metrics::Render() const {
   std::lock_guard lock(mutex_);
   std::ostringstream out;
@@ -35,6 +40,10 @@ std::string Metrics::Render() const {
       << "# HELP strongroom_sent_bytes_total Response body bytes sent.\n"
       << "# TYPE strongroom_sent_bytes_total counter\n"
       << "strongroom_sent_bytes_total " << bytes_out_ << "\n"
+      << "# HELP strongroom_integrity_failures_total Reads refused because stored data failed "
+         "authentication.\n"
+      << "# TYPE strongroom_integrity_failures_total counter\n"
+      << "strongroom_integrity_failures_total " << integrity_failures_ << "\n"
       << "# HELP strongroom_request_duration_seconds Time to handle a request.\n"
       << "# TYPE strongroom_request_duration_seconds histogram\n";
   for (const auto& [operation, latency] : latency_) {

@@ -2,7 +2,8 @@
 #pragma once
 
 // Request metrics in the Prometheus text format: requests by operation and
-// status, bytes received and sent, and a latency histogram per operation.
+// status, bytes received and sent, a latency histogram per operation, and
+// the count of integrity failures (stored data that failed authentication).
 // Thread-safe.
 
 #include <array>
@@ -17,6 +18,8 @@ class Metrics {
  public:
   void Record(const std::string& operation, int status, uint64_t bytes_in, uint64_t bytes_out,
               double seconds);
+  // A stored object that failed authentication on a read (never served).
+  void RecordIntegrityFailure();
   std::string Render() const;
 
  private:
@@ -32,6 +35,7 @@ class Metrics {
   std::map<std::string, Latency> latency_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
+  uint64_t integrity_failures_ = 0;
 };
 
 }  // namespace strongroom::s3

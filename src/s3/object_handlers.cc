@@ -8,10 +8,15 @@
 #include "s3/errors.h"
 #include "s3/handlers.h"
 #include "s3/object_io.h"
+#include "s3/sse.h"
 #include "s3/xml.h"
 
 namespace strongroom::s3 {
 namespace {
+
+// How much of a GET body is read (and so authenticated) before the
+// response headers are sent: four 16 KiB chunks.
+constexpr uint64_t kPrefetchBytes = 64 << 10;
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
@@ -98,13 +103,6 @@ Result<objects::Attributes> AttributesFrom(const http::Headers& headers) {
 }
 
 Result<void> CheckUnsupportedHeaders(const http::Headers& headers) {
-  if (auto sse = headers.Get("x-amz-server-side-encryption"); sse && *sse != "AES256") {
-    return tl::unexpected(MakeError("NotImplemented", "SSE-KMS is not implemented yet"));
-  }
-  if (headers.Has("x-amz-server-side-encryption-customer-algorithm") ||
-      headers.Has("x-amz-copy-source-server-side-encryption-customer-algorithm")) {
-    return tl::unexpected(MakeError("NotImplemented", "SSE-C is not implemented yet"));
-  }
   if (auto storage = headers.Get("x-amz-storage-class"); storage && *storage != "STANDARD") {
     return tl::unexpected(MakeError("NotImplemented", "Only the STANDARD storage class exists"));
   }
@@ -116,11 +114,13 @@ Result<void> CheckUnsupportedHeaders(const http::Headers& headers) {
 }
 
 void AddObjectHeaders(http::Response& response, const objects::ObjectInfo& info,
-                      bool with_checksums) {
+                      bool with_checksums, const std::string& region,
+                      const objects::CustomerKey* customer_key) {
   response.headers.Set("ETag", Quote(info.etag));
   response.headers.Set("Last-Modified", HttpDate(FromMs(info.last_modified_ms)));
   response.headers.Set("Accept-Ranges", "bytes");
-  response.headers.Set("x-amz-server-side-encryption", "AES256");
+  AddEncryptionHeaders(response.headers, info.encryption, region, customer_key,
+                       /*with_context=*/false);
   bool has_type = false;
   for (const auto& [name, value] : info.attributes) {
     if (name.rfind("x-amz-checksum-", 0) == 0) {
@@ -178,18 +178,25 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
   context.operation = head ? "HeadObject" : "GetObject";
   const Address& address = context.address;
   const http::Headers& headers = context.request.headers();
+  STRONGROOM_RETURN_IF_ERROR(CheckSseTransport(context));
   STRONGROOM_RETURN_IF_ERROR(CheckUnsupportedHeaders(headers));
   if (address.Has("partNumber")) {
     return tl::unexpected(MakeError("NotImplemented", "GetObject with partNumber is not implemented"));
   }
+  STRONGROOM_ASSIGN_OR_RETURN(context.customer_key,
+                              ParseCustomerKey(headers, KeyGroup::kObject, KeyUse::kRead));
+  const objects::CustomerKey* customer_key =
+      context.customer_key ? &*context.customer_key : nullptr;
+  objects::ReadAccess access = ReadAccessFor(context, customer_key);
   http::Response response;
   response.omit_body = head;
   std::unique_ptr<objects::ObjectReader> reader;
   objects::ObjectInfo info;
   if (head) {
-    STRONGROOM_ASSIGN_OR_RETURN(info, context.store->HeadObject(address.bucket, address.key));
+    STRONGROOM_ASSIGN_OR_RETURN(info, context.store->HeadObject(address.bucket, address.key, access));
   } else {
-    STRONGROOM_ASSIGN_OR_RETURN(reader, context.store->OpenObject(address.bucket, address.key));
+    STRONGROOM_ASSIGN_OR_RETURN(reader,
+                                context.store->OpenObject(address.bucket, address.key, access));
     info = reader->info();
   }
   auto conditions = CheckConditions(headers, info, "", false);
@@ -216,7 +223,7 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
     error.body = ErrorXml(s3, address.raw_path, context.request_id);
     return error;
   }
-  AddObjectHeaders(response, info, checksums && !*range);
+  AddObjectHeaders(response, info, checksums && !*range, context.region, customer_key);
   if (info.parts_count > 0) {
     response.headers.Set("x-amz-mp-parts-count", std::to_string(info.parts_count));
   }
@@ -246,7 +253,12 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
     return response;
   }
   STRONGROOM_ASSIGN_OR_RETURN(auto source, reader->NewRangeSource(first, length));
-  response.body_source = std::make_unique<OwningSource>(std::move(reader), std::move(source));
+  auto body = std::make_unique<ObjectBodySource>(std::move(reader), std::move(source),
+                                                 context.on_integrity_failure);
+  // The first piece is verified before the headers go out: a blob that
+  // fails authentication there is a 500, not a cut connection.
+  STRONGROOM_RETURN_IF_ERROR(body->Prefetch(std::min<uint64_t>(length, kPrefetchBytes)));
+  response.body_source = std::move(body);
   return response;
 }
 
@@ -270,25 +282,36 @@ Result<http::Response> Copy(RequestContext& context, const std::string& copy_sou
   const Address& address = context.address;
   const http::Headers& headers = context.request.headers();
   STRONGROOM_ASSIGN_OR_RETURN(auto source_name, ParseCopySource(copy_source));
-  STRONGROOM_ASSIGN_OR_RETURN(auto source,
-                              context.store->OpenObject(source_name.first, source_name.second));
-  STRONGROOM_RETURN_IF_ERROR(CheckConditions(headers, source->info(), "x-amz-copy-source-", true));
+  // AWS validates the copy source's SSE-C headers before the destination's.
+  STRONGROOM_ASSIGN_OR_RETURN(context.source_customer_key,
+                              ParseCustomerKey(headers, KeyGroup::kCopySource, KeyUse::kRead));
   std::string directive = headers.Get("x-amz-metadata-directive").value_or("COPY");
   if (directive != "COPY" && directive != "REPLACE") {
     return tl::unexpected(MakeError("InvalidArgument", "Unknown metadata directive."));
   }
+  STRONGROOM_RETURN_IF_ERROR(objects::ValidateObjectKey(address.key));
+  objects::WriteRequest write;
+  write.bucket = address.bucket;
+  write.key = address.key;
+  write.owner = context.auth.access_key;
+  STRONGROOM_ASSIGN_OR_RETURN(write.encryption, ResolveWriteEncryption(context, address.bucket));
+  // A copy onto itself must change something: the metadata (REPLACE) or
+  // the encryption (any SSE or SSE-C header for the destination).
   bool same = source_name.first == address.bucket && source_name.second == address.key;
-  if (same && directive == "COPY") {
+  bool changes_encryption = context.customer_key.has_value() ||
+                            headers.Has(std::string(kSseHeader)) ||
+                            headers.Has(std::string(kSseKmsKeyIdHeader)) ||
+                            headers.Has(std::string(kSseContextHeader)) ||
+                            headers.Has(std::string(kSseBucketKeyHeader));
+  if (same && directive == "COPY" && !changes_encryption) {
     return tl::unexpected(MakeError(
         "InvalidRequest",
         "This copy request is illegal because it is trying to copy an object to itself without "
         "changing the object's metadata, storage class, website redirect location or encryption "
         "attributes."));
   }
-  objects::WriteRequest write;
-  write.bucket = address.bucket;
-  write.key = address.key;
-  write.owner = context.auth.access_key;
+  STRONGROOM_ASSIGN_OR_RETURN(auto source, OpenCopySource(context, source_name));
+  STRONGROOM_RETURN_IF_ERROR(CheckConditions(headers, source->info(), "x-amz-copy-source-", true));
   if (directive == "REPLACE") {
     STRONGROOM_ASSIGN_OR_RETURN(write.attributes, AttributesFrom(headers));
   } else {
@@ -304,18 +327,21 @@ Result<http::Response> Copy(RequestContext& context, const std::string& copy_sou
   XmlWriter xml("CopyObjectResult");
   xml.Add("LastModified", IsoTime(FromMs(info.last_modified_ms))).Add("ETag", Quote(info.etag));
   http::Response response = XmlResponse(xml.Finish());
-  response.headers.Set("x-amz-server-side-encryption", "AES256");
+  AddEncryptionHeaders(response.headers, info.encryption, context.region,
+                       write.encryption.customer_key, /*with_context=*/true);
   return response;
 }
 
 Result<http::Response> Put(RequestContext& context) {
   const Address& address = context.address;
   const http::Headers& headers = context.request.headers();
+  auto copy_source = headers.Get("x-amz-copy-source");
+  context.operation = copy_source ? "CopyObject" : "PutObject";
+  STRONGROOM_RETURN_IF_ERROR(CheckSseTransport(context));
   STRONGROOM_RETURN_IF_ERROR(CheckUnsupportedHeaders(headers));
-  if (auto copy_source = headers.Get("x-amz-copy-source")) {
+  if (copy_source) {
     return Copy(context, *copy_source);
   }
-  context.operation = "PutObject";
   STRONGROOM_RETURN_IF_ERROR(objects::ValidateObjectKey(address.key));
   objects::WriteRequest write;
   write.bucket = address.bucket;
@@ -324,11 +350,13 @@ Result<http::Response> Put(RequestContext& context) {
   STRONGROOM_ASSIGN_OR_RETURN(write.attributes, AttributesFrom(headers));
   STRONGROOM_ASSIGN_OR_RETURN(auto body, VerifiedBody(context));
   STRONGROOM_ASSIGN_OR_RETURN(write.checks, BodyChecksFor(context, body.get()));
+  STRONGROOM_ASSIGN_OR_RETURN(write.encryption, ResolveWriteEncryption(context, address.bucket));
   CountedSource counted(*body, context.bytes_in);
   STRONGROOM_ASSIGN_OR_RETURN(objects::ObjectInfo info, context.store->PutObject(write, counted));
   http::Response response;
   response.headers.Set("ETag", Quote(info.etag));
-  response.headers.Set("x-amz-server-side-encryption", "AES256");
+  AddEncryptionHeaders(response.headers, info.encryption, context.region,
+                       write.encryption.customer_key, /*with_context=*/true);
   for (const auto& [name, value] : info.attributes) {
     if (name.rfind("x-amz-checksum-", 0) == 0) response.headers.Set(name, value);
   }

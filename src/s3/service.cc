@@ -19,6 +19,11 @@ struct Service::Impl {
   UserDirectory& users;
   Metrics& metrics;
   ServiceOptions options;
+
+  // One JSON line and one count per read refused because stored data
+  // failed authentication. Names only what was asked for; no secrets.
+  void ReportIntegrityFailure(const std::string& request_id, const std::string& operation,
+                              const std::string& bucket, const std::string& key);
 };
 
 Service::Service(objects::ObjectStore& store, UserDirectory& users, Metrics& metrics,
@@ -60,6 +65,9 @@ std::string NewRequestId() {
   return random ? HexEncode(*random) : "0000000000000000";
 }
 
+constexpr char kSealedMessage[] =
+    "The server is sealed: its key ring is locked. Run `strongroom unseal` to unseal it.";
+
 http::Response ErrorResponse(const Error& error, const std::string& resource,
                              const std::string& request_id, bool head) {
   S3Error s3 = ToS3Error(error);
@@ -79,13 +87,29 @@ http::Response ErrorResponse(const Error& error, const std::string& resource,
 
 }  // namespace
 
+void Service::Impl::ReportIntegrityFailure(const std::string& request_id,
+                                           const std::string& operation,
+                                           const std::string& bucket, const std::string& key) {
+  metrics.RecordIntegrityFailure();
+  if (options.access_log) {
+    options.access_log("{\"time\":\"" + IsoTime(std::chrono::system_clock::now()) +
+                       "\",\"event\":\"integrity_failure\",\"request_id\":\"" + request_id +
+                       "\",\"operation\":\"" + JsonEscape(operation) + "\",\"bucket\":\"" +
+                       JsonEscape(bucket) + "\",\"key\":\"" + JsonEscape(key) + "\"}");
+  }
+}
+
 http::Response Service::Handle(http::Request& request) {
   auto started = std::chrono::steady_clock::now();
   const std::string request_id = NewRequestId();
   const bool head = request.method() == "HEAD";
   RequestContext context{request, request_id};
   context.store = &impl_->store;
+  context.key_directory = impl_->options.key_directory;
+  context.users = &impl_->users;
   context.region = impl_->options.region;
+  context.allow_insecure_sse_on_loopback = impl_->options.allow_insecure_sse_on_loopback;
+  const bool sealed = impl_->options.sealed && impl_->options.sealed();
 
   aws::RequestView view;
   view.method = request.method();
@@ -106,7 +130,12 @@ http::Response Service::Handle(http::Request& request) {
       if (view.raw_path == "/health" || view.raw_path == "/_strongroom/health") {
         context.operation = "Health";
         http::Response ok;
-        ok.body = "ok\n";
+        if (sealed) {
+          ok.status = 503;
+          ok.body = std::string("sealed: ") + kSealedMessage + "\n";
+        } else {
+          ok.body = "ok\n";
+        }
         ok.headers.Set("Content-Type", "text/plain");
         return ok;
       }
@@ -118,9 +147,21 @@ http::Response Service::Handle(http::Request& request) {
         return ok;
       }
     }
+    if (sealed) {
+      // Nothing can be authenticated or decrypted without the key ring.
+      context.operation = "Sealed";
+      return tl::unexpected(MakeError("ServiceUnavailable", kSealedMessage));
+    }
     STRONGROOM_ASSIGN_OR_RETURN(
         context.address,
         ParseAddress(target, request.headers().Get("Host").value_or(""), impl_->options.domain));
+    context.on_integrity_failure = [impl = impl_.get(), request_id,
+                                    bucket = context.address.bucket,
+                                    key = context.address.key](const Error& error) {
+      if (error.code() == ErrorCode::kDataLoss) {
+        impl->ReportIntegrityFailure(request_id, "GetObject", bucket, key);
+      }
+    };
     if (!aws::HasCredentials(view)) {
       return tl::unexpected(MakeError("AccessDenied", "Access Denied"));
     }
@@ -138,6 +179,10 @@ http::Response Service::Handle(http::Request& request) {
     response = std::move(*handled);
   } else {
     response = ErrorResponse(handled.error(), resource, request_id, head);
+    if (handled.error().code() == ErrorCode::kDataLoss) {
+      impl_->ReportIntegrityFailure(request_id, context.operation, context.address.bucket,
+                                    context.address.key);
+    }
   }
   response.headers.Set("x-amz-request-id", request_id);
   response.headers.Set("x-amz-id-2", request_id);

@@ -71,4 +71,9 @@ Result<crypto::SecretBytes> UserDirectory::Secret(std::string_view access_key) {
   return keys_.Unseal(kPurpose, user.sealed_secret, AsBytes(access_key));
 }
 
+Result<bool> UserDirectory::IsAdmin(std::string_view access_key) {
+  STRONGROOM_ASSIGN_OR_RETURN(catalog::User user, catalog_.GetUser(access_key));
+  return user.admin;
+}
+
 }  // namespace strongroom::s3

@@ -32,6 +32,9 @@ class UserDirectory {
   Result<void> Remove(const std::string& access_key);
   // The secret of `access_key`; kNotFound if there is no such user.
   Result<crypto::SecretBytes> Secret(std::string_view access_key);
+  // Whether `access_key` is an admin (admins may use every KMS key without
+  // a grant); kNotFound if there is no such user.
+  Result<bool> IsAdmin(std::string_view access_key);
 
  private:
   catalog::Catalog& catalog_;

@@ -6,53 +6,194 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
 #include "base/file.h"
 #include "catalog/sqlite/sqlite_catalog.h"
 #include "crypto/certificate.h"
+#include "crypto/random.h"
 #include "http/server.h"
-#include "keys/local/local_key_ring.h"
+#include "keys/hierarchy/key_hierarchy.h"
+#include "keys/key_directory.h"
+#include "keys/local/dev_root.h"
+#include "keys/passphrase/passphrase_root.h"
 #include "objects/object_store.h"
 #include "s3/metrics.h"
 #include "s3/service.h"
 #include "s3/users.h"
+#include "server/control.h"
 #include "storage/local/local_backend.h"
 
 namespace strongroom::server {
 namespace {
 
-// Everything a command needs, built from the settings.
+using keys::kDevRootFile;
+using keys::kSealedRootFile;
+constexpr size_t kMinPassphrase = 8;
+
+// Everything a command needs, built from the settings. The key hierarchy
+// starts sealed; a command that has the root key unseals it.
 struct Stack {
-  std::unique_ptr<keys::LocalKeyRing> keys;
   std::unique_ptr<catalog::Catalog> catalog;
-  std::unique_ptr<storage::LocalBackend> backend;
-  std::unique_ptr<objects::ObjectStore> store;
+  std::unique_ptr<keys::KeyDirectory> directory;
+  std::unique_ptr<keys::KeyHierarchy> keys;
   std::unique_ptr<s3::UserDirectory> users;
+  std::unique_ptr<storage::LocalBackend> backend;  // serve only
+  std::unique_ptr<objects::ObjectStore> store;     // serve only
 };
 
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string CatalogPath(const ServerSettings& settings) {
+  return settings.data_dir + "/catalog.db";
+}
+std::string DevRootPath(const ServerSettings& settings) {
+  return settings.key_dir + "/" + kDevRootFile;
+}
+std::string SealedRootPath(const ServerSettings& settings) {
+  return settings.key_dir + "/" + kSealedRootFile;
+}
+std::string ControlPath(const ServerSettings& settings) {
+  return settings.data_dir + "/" + kControlSocketName;
+}
+
+// Creates `path` and any missing parents, each 0700.
 Result<void> MakeDirectory(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return tl::unexpected(ErrnoError(errno, "cannot create directory '" + path + "'"));
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return tl::unexpected(ErrnoError(errno, "cannot create directory '" + prefix + "'"));
+    }
+    if (end == std::string::npos) return Ok();
+  }
+}
+
+// Opens the catalog and the (sealed) key hierarchy. Without `create`, a
+// missing catalog is an error: admin commands never make a fresh one.
+Result<Stack> OpenCatalog(const ServerSettings& settings, bool create) {
+  Stack stack;
+  if (create) {
+    STRONGROOM_RETURN_IF_ERROR(MakeDirectory(settings.data_dir));
+  } else if (!Exists(CatalogPath(settings))) {
+    return FailedPrecondition("no catalog at '" + CatalogPath(settings) +
+                              "': run `strongroom init` first (or `strongroom serve --dev` for a "
+                              "development server), with the same --data-dir");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(stack.catalog, catalog::Catalog::Open(CatalogPath(settings)));
+  stack.directory = std::make_unique<keys::KeyDirectory>(*stack.catalog);
+  stack.keys = std::make_unique<keys::KeyHierarchy>(*stack.directory);
+  stack.users = std::make_unique<s3::UserDirectory>(*stack.catalog, *stack.keys);
+  return stack;
+}
+
+Result<void> OpenStorage(const ServerSettings& settings, Stack& stack) {
+  STRONGROOM_ASSIGN_OR_RETURN(stack.backend, storage::LocalBackend::Create(settings.data_dir));
+  stack.store =
+      std::make_unique<objects::ObjectStore>(*stack.catalog, *stack.backend, *stack.keys);
+  return Ok();
+}
+
+std::string NoKeyringMessage(const ServerSettings& settings) {
+  if (Exists(DevRootPath(settings))) {
+    return "'" + settings.key_dir + "' holds only a development key (" + kDevRootFile +
+           "): pass --dev (or set dev = true) to keep using it, or run `strongroom init` with "
+           "new key and data directories for a sealed keyring";
+  }
+  return "no keyring in '" + settings.key_dir + "' (" + kSealedRootFile +
+         " is missing): run `strongroom init` first, or `strongroom serve --dev` for a "
+         "throwaway development key";
+}
+
+// Development mode must not silently replace a sealed keyring's root key.
+Result<void> CheckDevMode(const ServerSettings& settings) {
+  if (keys::SealedRootExists(settings.key_dir) && !Exists(DevRootPath(settings))) {
+    return FailedPrecondition("'" + settings.key_dir + "' holds a sealed keyring (" +
+                              kSealedRootFile + "): development mode would use another root "
+                              "key; drop --dev (and dev = true) and give the passphrase");
   }
   return Ok();
 }
 
-Result<Stack> OpenStack(const ServerSettings& settings) {
-  Stack stack;
-  STRONGROOM_RETURN_IF_ERROR(MakeDirectory(settings.data_dir));
-  STRONGROOM_ASSIGN_OR_RETURN(stack.keys, keys::LocalKeyRing::OpenOrCreate(settings.key_dir));
-  STRONGROOM_ASSIGN_OR_RETURN(stack.catalog,
-                              catalog::Catalog::Open(settings.data_dir + "/catalog.db"));
-  STRONGROOM_ASSIGN_OR_RETURN(stack.backend, storage::LocalBackend::Create(settings.data_dir));
-  stack.store = std::make_unique<objects::ObjectStore>(*stack.catalog, *stack.backend, *stack.keys);
-  stack.users = std::make_unique<s3::UserDirectory>(*stack.catalog, *stack.keys);
-  return stack;
+// Opens the sealed root with `passphrase`: kUnauthenticated if wrong.
+Result<crypto::SecretBytes> OpenRoot(const ServerSettings& settings,
+                                     const crypto::SecretBytes& passphrase) {
+  auto root = keys::OpenSealedRoot(settings.key_dir, passphrase.reveal());
+  if (!root && root.error().code() == ErrorCode::kUnauthenticated) {
+    return Unauthenticated("wrong passphrase for the keyring in '" + settings.key_dir + "'");
+  }
+  return root;
+}
+
+// The root key now: the development key, or the sealed root opened with the
+// passphrase. nullopt if no passphrase is available.
+Result<std::optional<crypto::SecretBytes>> LoadRoot(const ServerSettings& settings,
+                                                    const PassphraseSource& passphrase,
+                                                    bool* dev_created) {
+  if (settings.dev) {
+    STRONGROOM_RETURN_IF_ERROR(CheckDevMode(settings));
+    STRONGROOM_RETURN_IF_ERROR(MakeDirectory(settings.key_dir));
+    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes root,
+                                keys::LoadOrCreateDevRoot(settings.key_dir, dev_created));
+    return std::optional<crypto::SecretBytes>(std::move(root));
+  }
+  if (!keys::SealedRootExists(settings.key_dir)) {
+    return FailedPrecondition(NoKeyringMessage(settings));
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> secret, passphrase());
+  if (!secret) return std::optional<crypto::SecretBytes>();
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes root, OpenRoot(settings, *secret));
+  return std::optional<crypto::SecretBytes>(std::move(root));
+}
+
+// A passphrase for people to write down: 8 groups of 5 characters from a
+// 32-letter alphabet without look-alikes (200 bits).
+Result<crypto::SecretBytes> GeneratePassphrase() {
+  static constexpr char kAlphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+  static_assert(sizeof(kAlphabet) - 1 == 32);
+  constexpr size_t kGroups = 8, kGroupSize = 5;
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes random,
+                              crypto::RandomSecret(kGroups * kGroupSize));
+  crypto::SecretBytes out(kGroups * (kGroupSize + 1) - 1);
+  size_t o = 0;
+  for (size_t i = 0; i < random.size(); ++i) {
+    if (i > 0 && i % kGroupSize == 0) out.mutable_reveal()[o++] = '-';
+    // 256 is a multiple of 32: the low five bits are uniform.
+    out.mutable_reveal()[o++] = static_cast<uint8_t>(kAlphabet[random.reveal()[i] & 31]);
+  }
+  return out;
+}
+
+std::string EnvOrEmpty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::string FormatTime(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string Join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
 }
 
 // Appends JSON lines to a file (or stdout), one write per line.
@@ -88,18 +229,112 @@ class AccessLog {
   bool owned_ = false;
 };
 
+void PrintCredentials(const std::string& access, const std::string& generated_secret,
+                      const std::string& region) {
+  std::printf("  export AWS_ACCESS_KEY_ID=%s\n", access.c_str());
+  if (!generated_secret.empty()) {
+    std::printf("  export AWS_SECRET_ACCESS_KEY='%s'\n", generated_secret.c_str());
+  } else {
+    std::printf("  export AWS_SECRET_ACCESS_KEY=\"$STRONGROOM_SECRET_KEY\"\n");
+  }
+  std::printf("  export AWS_DEFAULT_REGION=%s\n", region.c_str());
+}
+
 }  // namespace
 
-Result<void> RunServe(const ServerSettings& settings) {
-  // Signals go to one thread that turns them into a graceful stop.
+Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& passphrase) {
+  if (settings.dev) {
+    return FailedPrecondition(
+        "the configuration sets dev = true: development mode needs no init (remove it to use "
+        "a sealed keyring)");
+  }
+  if (keys::SealedRootExists(settings.key_dir)) {
+    return AlreadyExists("a keyring already exists in '" + settings.key_dir + "' (" +
+                         kSealedRootFile + "); nothing was changed");
+  }
+  if (Exists(DevRootPath(settings))) {
+    return AlreadyExists("'" + settings.key_dir + "' holds a development key (" + kDevRootFile +
+                         "); nothing was changed (use new key and data directories for a "
+                         "sealed keyring)");
+  }
+  STRONGROOM_RETURN_IF_ERROR(MakeDirectory(settings.key_dir));
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/true));
+  STRONGROOM_ASSIGN_OR_RETURN(auto existing_users, stack.users->List());
+  if (!existing_users.empty()) {
+    return FailedPrecondition("the catalog '" + CatalogPath(settings) +
+                              "' already has access keys, sealed under another root key; "
+                              "nothing was changed (use a new data directory)");
+  }
+  STRONGROOM_RETURN_IF_ERROR(stack.directory->EnsureBuiltinKeys());
+
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> secret, passphrase());
+  bool generated = !secret.has_value();
+  if (generated) {
+    STRONGROOM_ASSIGN_OR_RETURN(secret, GeneratePassphrase());
+  } else if (secret->size() < kMinPassphrase) {
+    return InvalidArgument("the passphrase must be at least " + std::to_string(kMinPassphrase) +
+                           " bytes long");
+  }
+  STRONGROOM_RETURN_IF_ERROR(keys::CreateSealedRoot(settings.key_dir, secret->reveal()));
+  // From here on a failure removes the new keyring, so init can be rerun.
+  auto undo = [&](Error error) -> Result<void> {
+    ::unlink(SealedRootPath(settings).c_str());
+    return tl::unexpected(error.WithContext("init failed, keyring removed"));
+  };
+  auto root = OpenRoot(settings, *secret);
+  if (!root) return undo(root.error());
+  if (auto unsealed = stack.keys->Unseal(std::move(*root)); !unsealed) {
+    return undo(unsealed.error());
+  }
+  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
+  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
+  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
+  if (!admin) return undo(admin.error());
+
+  std::printf("initialised the keyring: %s (root key sealed by the passphrase, Argon2id)\n",
+              SealedRootPath(settings).c_str());
+  std::printf("catalog: %s\n", CatalogPath(settings).c_str());
+  if (generated) {
+    std::printf(
+        "\nNo passphrase was given and there is no terminal to ask on, so one was generated.\n"
+        "It is shown only now. Store it safely: without it nothing here can be decrypted.\n"
+        "  passphrase: %.*s\n",
+        static_cast<int>(secret->size()), reinterpret_cast<const char*>(secret->reveal().data()));
+  }
+  std::printf("\nAdmin access key (%s):\n",
+              given_secret.empty() ? "the secret is shown only now"
+                                   : "the secret from STRONGROOM_SECRET_KEY");
+  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
+                   settings.region);
+  std::printf("\nStart the server (it asks for the passphrase on a terminal; or set\n"
+              "STRONGROOM_PASSPHRASE, or pass --passphrase-file FILE / --passphrase-fd N):\n"
+              "  strongroom serve --data-dir %s --key-dir %s\n",
+              settings.data_dir.c_str(), settings.key_dir.c_str());
+  std::fflush(stdout);
+  return Ok();
+}
+
+Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& passphrase) {
+  // First the root key: a passphrase prompt must still be interruptible.
+  bool dev_created = false;
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> root,
+                              LoadRoot(settings, passphrase, &dev_created));
+
+  // Signals go to one thread that turns them into a graceful stop. Blocked
+  // before any thread starts, so every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-
-  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenStack(settings));
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/true));
+  STRONGROOM_RETURN_IF_ERROR(OpenStorage(settings, stack));
+  STRONGROOM_RETURN_IF_ERROR(stack.directory->EnsureBuiltinKeys());
+  if (root) {
+    STRONGROOM_RETURN_IF_ERROR(stack.keys->Unseal(std::move(*root)));
+    root.reset();
+  }
   STRONGROOM_ASSIGN_OR_RETURN(size_t temporaries, stack.backend->CleanTemporaryFiles());
   STRONGROOM_ASSIGN_OR_RETURN(size_t orphans, stack.store->CleanOrphanBlobs());
   if (temporaries + orphans > 0) {
@@ -107,9 +342,11 @@ Result<void> RunServe(const ServerSettings& settings) {
                 temporaries, orphans);
   }
 
+  // Development mode (and a sealed keyring whose users were all removed)
+  // creates the first admin at start; `init` does it otherwise.
   STRONGROOM_ASSIGN_OR_RETURN(auto users, stack.users->List());
   std::string shown_access, shown_secret;
-  if (users.empty()) {
+  if (users.empty() && !stack.keys->sealed()) {
     const char* access = std::getenv("STRONGROOM_ACCESS_KEY");
     const char* secret = std::getenv("STRONGROOM_SECRET_KEY");
     STRONGROOM_ASSIGN_OR_RETURN(
@@ -123,11 +360,31 @@ Result<void> RunServe(const ServerSettings& settings) {
       settings.access_log.empty() ? settings.data_dir + "/access.log" : settings.access_log;
   STRONGROOM_ASSIGN_OR_RETURN(auto access_log, AccessLog::Open(log_path));
 
+  keys::KeyHierarchy& hierarchy = *stack.keys;
+  ControlHandlers control_handlers;
+  control_handlers.sealed = [&hierarchy] { return hierarchy.sealed(); };
+  control_handlers.unseal = [&hierarchy,
+                             &settings](crypto::SecretBytes secret) -> Result<bool> {
+    if (!hierarchy.sealed()) return false;
+    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes key, OpenRoot(settings, secret));
+    auto unsealed = hierarchy.Unseal(std::move(key));
+    if (!unsealed && unsealed.error().code() == ErrorCode::kFailedPrecondition) return false;
+    STRONGROOM_RETURN_IF_ERROR(unsealed);
+    std::printf("unsealed through the control socket: serving requests\n");
+    std::fflush(stdout);
+    return true;
+  };
+  STRONGROOM_ASSIGN_OR_RETURN(auto control,
+                              ControlServer::Start(ControlPath(settings), control_handlers));
+
   s3::Metrics metrics;
   s3::ServiceOptions service_options;
   service_options.region = settings.region;
   service_options.domain = settings.domain;
   service_options.access_log = [&access_log](const std::string& line) { access_log->Write(line); };
+  service_options.sealed = [&hierarchy] { return hierarchy.sealed(); };
+  service_options.key_directory = stack.directory.get();
+  service_options.allow_insecure_sse_on_loopback = settings.allow_insecure_sse_on_loopback;
   s3::Service service(*stack.store, *stack.users, metrics, service_options);
 
   STRONGROOM_ASSIGN_OR_RETURN(auto listen, SplitListen(settings.listen));
@@ -151,19 +408,27 @@ Result<void> RunServe(const ServerSettings& settings) {
   std::printf("strongroom 0.1.0 listening on %s\n", endpoint.c_str());
   std::printf("data: %s   keys: %s   access log: %s\n", settings.data_dir.c_str(),
               settings.key_dir.c_str(), log_path.c_str());
-  std::printf(
-      "WARNING: development key mode: the root key is kept in clear in %s/root.key on this\n"
-      "         machine. Anyone who can read it and the data directory can decrypt everything.\n",
-      settings.key_dir.c_str());
+  if (settings.dev) {
+    std::printf(
+        "WARNING: DEVELOPMENT KEY MODE (--dev): the root key is kept in clear in %s\n"
+        "         on this machine%s. Anyone who can read it and the data directory can decrypt\n"
+        "         everything. For real data use a sealed keyring: strongroom init.\n",
+        DevRootPath(settings).c_str(), dev_created ? " (created now)" : "");
+  } else if (hierarchy.sealed()) {
+    std::printf(
+        "SEALED: no passphrase was given, so the keyring stays sealed and every S3 request\n"
+        "        answers 503 ServiceUnavailable until it is unsealed. Unseal with:\n"
+        "  strongroom unseal --data-dir %s\n"
+        "        (it asks on a terminal, or reads STRONGROOM_PASSPHRASE, --passphrase-file FILE\n"
+        "        or --passphrase-fd N)\n",
+        settings.data_dir.c_str());
+  } else {
+    std::printf("keyring: %s, unsealed (the root key is held only in memory)\n",
+                SealedRootPath(settings).c_str());
+  }
   if (!shown_access.empty()) {
     std::printf("\nFirst start: created the admin access key (the secret is shown only now).\n");
-    std::printf("  export AWS_ACCESS_KEY_ID=%s\n", shown_access.c_str());
-    if (!shown_secret.empty()) {
-      std::printf("  export AWS_SECRET_ACCESS_KEY='%s'\n", shown_secret.c_str());
-    } else {
-      std::printf("  export AWS_SECRET_ACCESS_KEY=\"$STRONGROOM_SECRET_KEY\"\n");
-    }
-    std::printf("  export AWS_DEFAULT_REGION=%s\n", settings.region.c_str());
+    PrintCredentials(shown_access, shown_secret, settings.region);
   }
   std::printf("\nTry it:\n  aws --endpoint-url %s s3 mb s3://demo\n"
               "  aws --endpoint-url %s s3 cp README.md s3://demo/\n"
@@ -183,13 +448,63 @@ Result<void> RunServe(const ServerSettings& settings) {
   // If Wait returned for another reason, release the signal thread.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  control->Stop();
   std::printf("stopped\n");
   return Ok();
 }
 
-Result<void> RunUserAdd(const ServerSettings& settings, const std::string& access_key,
-                        const std::string& secret_key, bool admin) {
-  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenStack(settings));
+Result<void> RunUnseal(const ServerSettings& settings, const PassphraseSource& passphrase) {
+  std::string path = ControlPath(settings);
+  STRONGROOM_ASSIGN_OR_RETURN(
+      std::string status,
+      ControlRequest(path, crypto::SecretBytes::CopyFrom(AsBytes(std::string_view("STATUS"))),
+                     10));
+  if (status == "unsealed") {
+    std::printf("already unsealed\n");
+    return Ok();
+  }
+  if (status != "sealed") {
+    return Internal("unexpected answer from the server at " + path + ": " + status);
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> secret, passphrase());
+  if (!secret) {
+    return InvalidArgument(
+        "no passphrase: set STRONGROOM_PASSPHRASE, pass --passphrase-file FILE or "
+        "--passphrase-fd N, or run on a terminal");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes request, UnsealRequest(*secret));
+  secret.reset();
+  STRONGROOM_ASSIGN_OR_RETURN(std::string answer, ControlRequest(path, request, 120));
+  if (answer == "OK unsealed") {
+    std::printf("unsealed: the server on %s serves requests now\n", settings.data_dir.c_str());
+    return Ok();
+  }
+  if (answer == "OK already unsealed") {
+    std::printf("already unsealed\n");
+    return Ok();
+  }
+  if (answer.rfind("ERR ", 0) == 0) {
+    std::string message = answer.substr(4);
+    if (message.find("wrong passphrase") != std::string::npos) return Unauthenticated(message);
+    return FailedPrecondition("the server refused to unseal: " + message);
+  }
+  return Internal("unexpected answer from the server at " + path + ": " + answer);
+}
+
+Result<void> RunUserAdd(const ServerSettings& settings, const PassphraseSource& passphrase,
+                        const std::string& access_key, const std::string& secret_key,
+                        bool admin) {
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
+  bool dev_created = false;
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> root,
+                              LoadRoot(settings, passphrase, &dev_created));
+  if (!root) {
+    return FailedPrecondition(
+        "adding a user seals its secret under the root key, so it needs the passphrase: set "
+        "STRONGROOM_PASSPHRASE, pass --passphrase-file FILE or --passphrase-fd N, or run on a "
+        "terminal");
+  }
+  STRONGROOM_RETURN_IF_ERROR(stack.keys->Unseal(std::move(*root)));
   STRONGROOM_ASSIGN_OR_RETURN(s3::NewUser user, stack.users->Add(access_key, secret_key, admin));
   std::printf("access key: %s\n", user.access_key.c_str());
   if (secret_key.empty()) {
@@ -199,7 +514,7 @@ Result<void> RunUserAdd(const ServerSettings& settings, const std::string& acces
 }
 
 Result<void> RunUserList(const ServerSettings& settings) {
-  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenStack(settings));
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
   STRONGROOM_ASSIGN_OR_RETURN(auto users, stack.users->List());
   for (const auto& user : users) {
     std::printf("%s%s\n", user.access_key.c_str(), user.admin ? "  (admin)" : "");
@@ -208,12 +523,138 @@ Result<void> RunUserList(const ServerSettings& settings) {
 }
 
 Result<void> RunUserRemove(const ServerSettings& settings, const std::string& access_key) {
-  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenStack(settings));
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
   auto removed = stack.users->Remove(access_key);
   if (!removed && removed.error().code() == ErrorCode::kNotFound) {
     return NotFound("no user with access key '" + access_key + "'");
   }
   return removed;
+}
+
+namespace {
+
+const char* StateName(keys::KeyState state) {
+  return state == keys::KeyState::kEnabled ? "enabled" : "disabled";
+}
+
+std::string AliasesText(const keys::KeyInfo& info) {
+  return info.aliases.empty() ? "-" : Join(info.aliases, ",");
+}
+
+std::string Describe(const keys::KeyInfo& info) {
+  std::string name = info.aliases.empty() ? "" : " (" + info.aliases.front() + ")";
+  return info.key_id + name;
+}
+
+void PrintKeyTable(const std::vector<keys::KeyInfo>& keys) {
+  std::vector<std::vector<std::string>> rows = {
+      {"KEY ID", "STATE", "ALIASES", "CREATED", "DESCRIPTION"}};
+  for (const auto& key : keys) {
+    rows.push_back({key.key_id, StateName(key.state), AliasesText(key),
+                    FormatTime(key.created_ms), key.description});
+  }
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+std::string FullAlias(const std::string& alias) {
+  return alias.rfind("alias/", 0) == 0 ? alias : "alias/" + alias;
+}
+
+}  // namespace
+
+Result<void> RunKey(const ServerSettings& settings, const KeyCommand& command) {
+  using Action = KeyCommand::Action;
+  STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
+  keys::KeyDirectory& directory = *stack.directory;
+  if (command.action == Action::kCreate) {
+    STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info,
+                                directory.Create(command.key, command.description));
+    std::printf("created key %s\n", Describe(info).c_str());
+    return Ok();
+  }
+  if (command.action == Action::kList) {
+    STRONGROOM_ASSIGN_OR_RETURN(auto keys, directory.List());
+    PrintKeyTable(keys);
+    return Ok();
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info, directory.Resolve(command.key));
+  switch (command.action) {
+    case Action::kDescribe: {
+      STRONGROOM_ASSIGN_OR_RETURN(auto grantees, directory.Grantees(info.key_id));
+      std::printf("key id:       %s\n", info.key_id.c_str());
+      std::printf("aliases:      %s\n", AliasesText(info).c_str());
+      std::printf("state:        %s\n", StateName(info.state));
+      std::printf("version:      %u\n", info.current_version);
+      std::printf("managed by:   %s\n",
+                  info.aws_managed ? "AWS (the default aws:kms key)" : "customer");
+      std::printf("provider:     %s\n", info.provider.c_str());
+      std::printf("created:      %s\n", FormatTime(info.created_ms).c_str());
+      std::printf("description:  %s\n", info.description.c_str());
+      std::printf("grantees:     %s\n",
+                  info.aws_managed ? "every access key (no grant needed)"
+                  : grantees.empty() ? "none (admin access keys only)"
+                                     : Join(grantees, ", ").c_str());
+      return Ok();
+    }
+    case Action::kEnable:
+    case Action::kDisable: {
+      keys::KeyState state =
+          command.action == Action::kEnable ? keys::KeyState::kEnabled : keys::KeyState::kDisabled;
+      STRONGROOM_RETURN_IF_ERROR(directory.SetState(info.key_id, state));
+      std::printf("key %s is %s\n", Describe(info).c_str(), StateName(state));
+      return Ok();
+    }
+    case Action::kAlias: {
+      std::string alias = FullAlias(command.alias);
+      if (command.remove) {
+        auto target = directory.Resolve(alias);
+        if (!target || target->key_id != info.key_id) {
+          return NotFound("'" + alias + "' is not an alias of key " + info.key_id);
+        }
+        STRONGROOM_RETURN_IF_ERROR(directory.RemoveAlias(alias));
+        std::printf("removed %s from key %s\n", alias.c_str(), info.key_id.c_str());
+      } else {
+        STRONGROOM_RETURN_IF_ERROR(directory.AddAlias(info.key_id, alias));
+        std::printf("%s now names key %s\n", alias.c_str(), info.key_id.c_str());
+      }
+      return Ok();
+    }
+    case Action::kGrant: {
+      auto user = stack.catalog->GetUser(command.access_key);
+      if (!user && user.error().code() == ErrorCode::kNotFound) {
+        return NotFound("no user with access key '" + command.access_key + "'");
+      }
+      STRONGROOM_RETURN_IF_ERROR(user);
+      STRONGROOM_RETURN_IF_ERROR(directory.Grant(info.key_id, command.access_key));
+      std::printf("granted %s the use of key %s\n", command.access_key.c_str(),
+                  Describe(info).c_str());
+      return Ok();
+    }
+    case Action::kRevoke: {
+      auto revoked = directory.Revoke(info.key_id, command.access_key);
+      if (!revoked && revoked.error().code() == ErrorCode::kNotFound) {
+        return NotFound("'" + command.access_key + "' holds no grant on key " + info.key_id);
+      }
+      STRONGROOM_RETURN_IF_ERROR(revoked);
+      std::printf("revoked the use of key %s from %s\n", Describe(info).c_str(),
+                  command.access_key.c_str());
+      return Ok();
+    }
+    default:
+      return Internal("unknown key command");
+  }
 }
 
 Result<void> RunDevCert(const std::string& cert_file, const std::string& key_file,

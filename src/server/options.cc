@@ -35,6 +35,13 @@ Result<void> LoadConfigFile(const std::string& path, ServerSettings& settings) {
       }
       return InvalidArgument("config key '" + key + "' must be a non-negative integer");
     };
+    auto flag = [&](bool& field) -> Result<void> {
+      if (auto value = node.value<bool>()) {
+        field = *value;
+        return Ok();
+      }
+      return InvalidArgument("config key '" + key + "' must be true or false");
+    };
     Result<void> result;
     if (key == "listen") result = text(settings.listen);
     else if (key == "data_dir") result = text(settings.data_dir);
@@ -46,6 +53,9 @@ Result<void> LoadConfigFile(const std::string& path, ServerSettings& settings) {
     else if (key == "access_log") result = text(settings.access_log);
     else if (key == "max_connections") result = number(settings.max_connections);
     else if (key == "worker_threads") result = number(settings.worker_threads);
+    else if (key == "dev") result = flag(settings.dev);
+    else if (key == "allow_insecure_sse_on_loopback")
+      result = flag(settings.allow_insecure_sse_on_loopback);
     else result = InvalidArgument("config file '" + path + "': unknown key '" + key + "'");
     STRONGROOM_RETURN_IF_ERROR(result);
   }

@@ -23,6 +23,11 @@ struct ServerSettings {
   std::string access_log;      // file for JSON lines; "-" is stdout; empty: <data-dir>/access.log
   uint32_t max_connections = 1024;
   uint32_t worker_threads = 0;  // 0: automatic
+  // Development key mode: the root key in clear in <key_dir>/root.key
+  // instead of the passphrase-sealed keyring (`strongroom init`).
+  bool dev = false;
+  // SSE-C and SSE-KMS over plain HTTP from a loopback peer (AWS needs TLS).
+  bool allow_insecure_sse_on_loopback = false;
 };
 
 // Reads `path` (TOML) into `settings`; keys are the field names above with

@@ -29,6 +29,22 @@ TEST(ConfigTest, TomlFileSetsEveryKnownKey) {
   EXPECT_EQ(settings.region, "eu-west-1");
   EXPECT_EQ(settings.domain, "s3.local");
   EXPECT_EQ(settings.max_connections, 64u);
+  EXPECT_FALSE(settings.dev);
+  EXPECT_FALSE(settings.allow_insecure_sse_on_loopback);
+}
+
+TEST(ConfigTest, BooleanKeys) {
+  ServerSettings settings;
+  ASSERT_TRUE(LoadConfigFile(WriteTemp("dev = true\nallow-insecure-sse-on-loopback = true\n"),
+                             settings)
+                  .has_value());
+  EXPECT_TRUE(settings.dev);
+  EXPECT_TRUE(settings.allow_insecure_sse_on_loopback);
+  ASSERT_TRUE(LoadConfigFile(WriteTemp("dev = false\n"), settings).has_value());
+  EXPECT_FALSE(settings.dev);
+  auto wrong = LoadConfigFile(WriteTemp("dev = \"yes\"\n"), settings);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST(ConfigTest, UnknownKeysWrongTypesAndSyntaxErrorsAreRejected) {

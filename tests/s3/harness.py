@@ -4,6 +4,10 @@
 Starts `strongroom serve` on 127.0.0.1 with an ephemeral port in fresh
 temporary directories, waits for its "listening on" line, exposes the
 endpoint and credentials, and stops it with SIGTERM (the exit code must be 0).
+By default the keyring is made once per server root with `strongroom init`
+(PASSPHRASE, cheap Argon2id) and `serve` gets the passphrase in
+STRONGROOM_PASSPHRASE; `dev=True` runs `serve --dev` (clear development key)
+and `sealed=True` starts without a passphrase (sealed until `unseal`).
 
 Run the suites with Debian's /usr/bin/python3 (it has python3-boto3):
 
@@ -53,6 +57,10 @@ REGION = "us-east-1"
 # The first admin's credentials (STRONGROOM_ACCESS_KEY / STRONGROOM_SECRET_KEY).
 ACCESS_KEY = "SRTESTADMIN0000000001"
 SECRET_KEY = "srTestSecret/0123456789+abcdefghijKLMNOPQ"
+# The keyring passphrase `strongroom init` seals the root key with.
+PASSPHRASE = "harness passphrase: correct horse battery staple"
+# Cheap Argon2id (t, KiB, lanes) for the tests' keyrings; stored in root.sealed.
+ARGON2_PARAMS = "1,8192,1"
 
 _AWS_ENV_DROP_PREFIXES = ("AWS_", "RCLONE_", "S3CMD_", "BOTO_")
 _ENV_DROP = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYENV_VERSION", "GOFLAGS", "GOPATH",
@@ -135,8 +143,15 @@ class StrongroomServer:
 
     def __init__(self, root: str, data_dir: str | None = None, key_dir: str | None = None,
                  domain: str | None = None, access_key: str = ACCESS_KEY,
-                 secret_key: str = SECRET_KEY, extra_args: tuple = (), tls: bool = False):
+                 secret_key: str = SECRET_KEY, extra_args: tuple = (), tls: bool = False,
+                 dev: bool = False, sealed: bool = False, passphrase: str = PASSPHRASE):
         self.root = root
+        # dev: `serve --dev` (development key, first admin made at start).
+        # sealed: no passphrase for `serve`; it starts sealed.
+        self.dev = dev
+        self.sealed = sealed
+        self.passphrase = passphrase
+        self.init_result: subprocess.CompletedProcess | None = None  # the `init` this root had
         # TLS with a certificate from `strongroom dev-cert` (clients trust ca_bundle).
         self.tls = tls
         self.ca_bundle = os.path.join(root, "tls", "cert.pem") if tls else None
@@ -162,6 +177,8 @@ class StrongroomServer:
     def command(self) -> list[str]:
         cmd = [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
                "--key-dir", self.key_dir, "--access-log", "-"]
+        if self.dev:
+            cmd.append("--dev")
         if self.domain:
             cmd += ["--domain", self.domain]
         if self.tls:
@@ -179,17 +196,66 @@ class StrongroomServer:
         if proc.returncode != 0:
             raise AssertionError(f"strongroom dev-cert failed: {proc.stderr}{proc.stdout}")
 
+    def base_env(self) -> dict:
+        """The environment of every strongroom process: no outside STRONGROOM_* or AWS_*."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(_AWS_ENV_DROP_PREFIXES) and not k.startswith("STRONGROOM_")}
+        env["HOME"] = self.root
+        env["STRONGROOM_ARGON2_PARAMS"] = ARGON2_PARAMS
+        return env
+
+    @property
+    def initialized(self) -> bool:
+        return os.path.exists(os.path.join(self.key_dir, "root.sealed"))
+
+    def init(self, check: bool = True) -> subprocess.CompletedProcess:
+        """`strongroom init` with PASSPHRASE and the admin credentials."""
+        env = self.base_env()
+        env["STRONGROOM_PASSPHRASE"] = self.passphrase
+        env["STRONGROOM_ACCESS_KEY"] = self.access_key
+        env["STRONGROOM_SECRET_KEY"] = self.secret_key
+        proc = subprocess.run([BINARY, "init", "--data-dir", self.data_dir, "--key-dir",
+                               self.key_dir], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=120, env=env)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"strongroom init failed (exit {proc.returncode}):\n"
+                                 f"{proc.stdout}{proc.stderr}")
+        self.init_result = proc
+        return proc
+
+    def cli(self, *args: str, passphrase: bool = False, input: str | None = None,
+            env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Runs `strongroom ARGS... --data-dir D --key-dir K` (text output).
+
+        passphrase=True passes PASSPHRASE in STRONGROOM_PASSPHRASE (for
+        `user add` and `unseal`); `env` adds variables.
+        """
+        full = self.base_env()
+        if passphrase:
+            full["STRONGROOM_PASSPHRASE"] = self.passphrase
+        full.update(env or {})
+        return subprocess.run([BINARY, *args, "--data-dir", self.data_dir, "--key-dir",
+                               self.key_dir], input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, env=full)
+
+    def unseal(self, passphrase: str | None = None) -> subprocess.CompletedProcess:
+        """`strongroom unseal` with `passphrase` (default: the right one)."""
+        return self.cli("unseal", env={"STRONGROOM_PASSPHRASE": passphrase or self.passphrase})
+
     def start(self, timeout: float = 30.0) -> "StrongroomServer":
         require_executable(BINARY, "strongroom server binary (cmake --build build --target "
                                    "strongroom)")
         os.makedirs(self.root, exist_ok=True)
         if self.tls:
             self._make_certificate()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(_AWS_ENV_DROP_PREFIXES) and not k.startswith("STRONGROOM_")}
+        if not self.dev and not self.initialized:
+            self.init()
+        env = self.base_env()
         env["STRONGROOM_ACCESS_KEY"] = self.access_key
         env["STRONGROOM_SECRET_KEY"] = self.secret_key
-        env["HOME"] = self.root
+        if not self.dev and not self.sealed:
+            env["STRONGROOM_PASSPHRASE"] = self.passphrase
         self.stdout_lines, self.stderr_lines, self.raw_stdout = [], [], []
         self.access_log, self.bad_log_lines = [], []
         self.port = self.endpoint = None
@@ -319,13 +385,13 @@ class StrongroomServer:
                 self._cond.wait(min(remaining, 0.2))
 
     def add_user(self, access_key: str, secret_key: str, admin: bool = False) -> subprocess.CompletedProcess:
-        cmd = [BINARY, "user", "add", "--access-key", access_key, "--secret-key", secret_key,
-               "--data-dir", self.data_dir, "--key-dir", self.key_dir]
+        """`strongroom user add` (with the passphrase, or --dev in development mode)."""
+        args = ["user", "add", "--access-key", access_key, "--secret-key", secret_key]
         if admin:
-            cmd.append("--admin")
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                              env={k: v for k, v in os.environ.items()
-                                   if not k.startswith("STRONGROOM_")})
+            args.append("--admin")
+        if self.dev:
+            args.append("--dev")
+        return self.cli(*args, passphrase=not self.dev, timeout=60)
 
 
 # ---------------------------------------------------------- request recording

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Operations: /health, /metrics, the access log, graceful SIGTERM during an
-upload, `strongroom user add` while running, restart keeps data, and
-encryption at rest (no plaintext in the data directory).
+upload, `strongroom user add` while running, restart keeps data, encryption
+at rest (no plaintext in the data directory), and the keyring: `init`, a
+sealed start answering 503 until `strongroom unseal`, unattended restarts
+with --passphrase-file, development mode.
 
     /usr/bin/python3 -m unittest -v tests/s3/test_ops.py
 """
@@ -11,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -193,6 +197,8 @@ class OpsTest(harness.ServerTestCase):
         for dirpath, _, files in os.walk(self.server.data_dir):
             for name in files:
                 path = os.path.join(dirpath, name)
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue  # control.sock
                 with open(path, "rb") as f:
                     content = f.read()
                 scanned += len(content)
@@ -297,10 +303,15 @@ class LifecycleTest(unittest.TestCase):
 
     def test_restart_keeps_data(self):
         server = self.start()
+        # `init` made the admin (printed once, the given secret never); serve does not.
+        created = server.init_result.stdout
+        self.assertIn(f"export AWS_ACCESS_KEY_ID={harness.ACCESS_KEY}", created)
+        self.assertNotIn(harness.SECRET_KEY, created + server.init_result.stderr)
+        self.assertNotIn(harness.PASSPHRASE, created + server.init_result.stderr)
         banner = "\n".join(server.stdout_lines)
-        self.assertIn("First start", banner)
-        self.assertIn(f"export AWS_ACCESS_KEY_ID={harness.ACCESS_KEY}", banner)
+        self.assertNotIn("First start", banner)
         self.assertNotIn(harness.SECRET_KEY, banner)
+        self.assertIn("unsealed", banner)
         s3 = harness.boto3_client(server)
         s3.create_bucket(Bucket="persist")
         objects = {f"k{i}": harness.random_bytes(10_000 * (i + 1), i) for i in range(5)}
@@ -341,6 +352,254 @@ class LifecycleTest(unittest.TestCase):
         except ClientError as exc:
             self.assertEqual(harness.error_code(exc), "SignatureDoesNotMatch")
         self.assertEqual(again.stop(), 0)
+
+
+class KeyringTest(unittest.TestCase):
+    """`strongroom init`, sealed starts and `strongroom unseal`, development mode."""
+
+    def setUp(self):
+        import warnings
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        self.tmp = tempfile.mkdtemp(prefix="sr-s3-keyring-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.servers = []
+        self.addCleanup(self._kill_all)
+
+    def _kill_all(self):
+        for server in self.servers:
+            if server.running():
+                server.proc.kill()
+                server.proc.wait()
+
+    def server(self, name="server", **kwargs) -> harness.StrongroomServer:
+        server = harness.StrongroomServer(os.path.join(self.tmp, name), **kwargs)
+        self.servers.append(server)
+        return server
+
+    def assert_one_line_error(self, proc, *fragments):
+        out = proc.stdout + proc.stderr
+        self.assertEqual(proc.returncode, 1, out)
+        lines = proc.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, f"expected one line on stderr: {proc.stderr!r}")
+        self.assertTrue(lines[0].startswith("strongroom: "), lines[0])
+        for fragment in fragments:
+            self.assertIn(fragment, lines[0])
+
+    def assert_sealed_503(self, server):
+        resp = harness.signed_request(server, "GET", "/")
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertIn(b"<Code>ServiceUnavailable</Code>", resp.body)
+        self.assertIn(b"strongroom unseal", resp.body)
+        put = harness.signed_request(server, "PUT", "/sealedbucket")
+        self.assertEqual(put.status, 503, put.body)
+        # Unsigned and badly signed requests get the same answer: nothing is checked.
+        anon = http_request(server, "GET", "/some-bucket/some-key")
+        self.assertEqual(anon.status, 503, anon.body)
+        s3 = harness.boto3_client(server)
+        try:
+            s3.list_buckets()
+            self.fail("a sealed server answered ListBuckets")
+        except ClientError as exc:
+            self.assertEqual((harness.error_code(exc), harness.error_status(exc)),
+                             ("ServiceUnavailable", 503))
+            self.assertIn("strongroom unseal", exc.response["Error"]["Message"])
+        health = http_request(server, "GET", "/health")
+        self.assertEqual(health.status, 503, health.body)
+        self.assertIn(b"sealed", health.body.lower())
+
+    def assert_serving(self, server, bucket):
+        s3 = harness.boto3_client(server)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"after unseal")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"after unseal")
+        health = http_request(server, "GET", "/health")
+        self.assertEqual((health.status, health.body.strip()), (200, b"ok"))
+
+    def test_sealed_start_unseal_without_restart(self):
+        server = self.server(sealed=True)
+        server.start()
+        self.assertTrue(server.initialized)
+        banner = "\n".join(server.stdout_lines)
+        self.assertIn("SEALED", banner)
+        self.assertIn(f"strongroom unseal --data-dir {server.data_dir}", banner)
+        sock = os.path.join(server.data_dir, "control.sock")
+        st = os.stat(sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assert_sealed_503(server)
+
+        wrong = server.unseal("not the passphrase")
+        self.assert_one_line_error(wrong, "wrong passphrase")
+        self.assert_sealed_503(server)
+
+        pid = server.proc.pid
+        right = server.unseal()
+        self.assertEqual(right.returncode, 0, right.stdout + right.stderr)
+        self.assertIn("unsealed", right.stdout)
+        self.assertNotIn(harness.PASSPHRASE, right.stdout + right.stderr)
+        self.assertTrue(server.running())
+        self.assertEqual(server.proc.pid, pid)
+        self.assert_serving(server, "unsealed-bucket")
+        again = server.unseal()
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        self.assertIn("already unsealed", again.stdout)
+        # Without a passphrase at all it still succeeds: the server is unsealed.
+        nothing = server.cli("unseal")
+        self.assertEqual(nothing.returncode, 0, nothing.stderr)
+        self.assertIn("already unsealed", nothing.stdout)
+
+        self.assertEqual(server.stop(), 0, "\n".join(server.stderr_lines))
+        self.assertFalse(os.path.exists(sock), "control.sock left behind after stop")
+        gone = server.unseal()
+        self.assert_one_line_error(gone, "no strongroom server is running")
+
+    def test_passphrase_is_removed_from_the_environment(self):
+        server = self.server()
+        server.start()
+        with open(f"/proc/{server.proc.pid}/environ", "rb") as f:
+            environ = f.read()
+        # The probe works (other variables are there); the passphrase is gone.
+        self.assertIn(b"STRONGROOM_ARGON2_PARAMS=", environ)
+        self.assertNotIn(harness.PASSPHRASE.encode(), environ)
+        self.assertEqual(server.stop(), 0)
+
+    def test_unattended_restart_with_passphrase_file(self):
+        first = self.server()
+        first.start()
+        s3 = harness.boto3_client(first)
+        s3.create_bucket(Bucket="kept")
+        s3.put_object(Bucket="kept", Key="obj", Body=b"survives restarts")
+        self.assertEqual(first.stop(), 0)
+
+        pass_file = os.path.join(self.tmp, "pass.txt")
+        with open(pass_file, "w") as f:
+            f.write(harness.PASSPHRASE + "\n")
+        os.chmod(pass_file, 0o600)
+        # No STRONGROOM_PASSPHRASE (sealed=True): the file alone unseals.
+        again = self.server(sealed=True, extra_args=("--passphrase-file", pass_file))
+        again.start()
+        banner = "\n".join(again.stdout_lines)
+        self.assertNotIn("SEALED", banner)
+        self.assertIn("unsealed", banner)
+        s3 = harness.boto3_client(again)
+        self.assertEqual(s3.get_object(Bucket="kept", Key="obj")["Body"].read(),
+                         b"survives restarts")
+        self.assertEqual(again.stop(), 0)
+
+        # A wrong passphrase file stops the start with exit status 1.
+        with open(pass_file, "w") as f:
+            f.write("a wrong passphrase\n")
+        plain = self.server(data_dir=again.data_dir, key_dir=again.key_dir, sealed=True)
+        proc = subprocess.run(plain.command() + ["--passphrase-file", pass_file],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=60, env=again.base_env())
+        self.assert_one_line_error(proc, "wrong passphrase")
+        self.assertNotIn("listening on", proc.stdout)
+        self.assertFalse(os.path.exists(os.path.join(again.data_dir, "control.sock")))
+
+    def test_serve_without_keyring_fails_clearly(self):
+        server = self.server(sealed=True)
+        proc = subprocess.run(server.command(), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=60, env=server.base_env())
+        self.assert_one_line_error(proc, "strongroom init", "--dev")
+        self.assertNotIn("listening on", proc.stdout)
+        self.assertFalse(os.path.exists(server.data_dir), "a failed start created the data dir")
+        # Key and user commands need the catalog init makes.
+        listing = server.cli("key", "list")
+        self.assert_one_line_error(listing, "strongroom init")
+
+    def test_init_twice_refuses(self):
+        server = self.server()
+        first = server.init()
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertIn("root.sealed", first.stdout)
+        self.assertNotIn("passphrase:", first.stdout, "a given passphrase must not be printed")
+        sealed_path = os.path.join(server.key_dir, "root.sealed")
+        self.assertEqual(stat.S_IMODE(os.stat(sealed_path).st_mode), 0o600)
+        with open(sealed_path, "rb") as f:
+            before = f.read()
+        second = server.init(check=False)
+        self.assert_one_line_error(second, "already exists")
+        with open(sealed_path, "rb") as f:
+            self.assertEqual(f.read(), before, "a refused init changed the keyring")
+        # The original keyring still opens with the original passphrase.
+        server.start()
+        self.assertEqual(harness.boto3_client(server).list_buckets()["Buckets"], [])
+        self.assertEqual(server.stop(), 0)
+
+    def test_dev_mode(self):
+        server = self.server(dev=True)
+        server.start()
+        banner = "\n".join(server.stdout_lines)
+        self.assertIn("DEVELOPMENT KEY MODE", banner)
+        self.assertIn("First start", banner)
+        self.assertIn(f"export AWS_ACCESS_KEY_ID={harness.ACCESS_KEY}", banner)
+        key_file = os.path.join(server.key_dir, "root.key")
+        self.assertEqual(os.path.getsize(key_file), 32)
+        self.assertEqual(stat.S_IMODE(os.stat(key_file).st_mode), 0o600)
+        self.assertFalse(server.initialized)
+        self.assert_serving(server, "dev-bucket")
+        added = server.add_user("SRDEVUSER0000000001", "dev-user-secret-0123456789")
+        self.assertEqual(added.returncode, 0, added.stderr)
+        harness.boto3_client(server, "SRDEVUSER0000000001",
+                             "dev-user-secret-0123456789").list_buckets()
+        self.assertEqual(server.stop(), 0)
+        # Without --dev the same directories are refused with a hint.
+        plain = subprocess.run([a for a in server.command() if a != "--dev"],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=60, env=server.base_env())
+        self.assert_one_line_error(plain, "--dev")
+        # And init does not replace the development key.
+        refused = server.init(check=False)
+        self.assert_one_line_error(refused, "development key")
+
+    def test_user_add_needs_the_passphrase(self):
+        server = self.server(sealed=True)
+        server.start()
+        without = server.cli("user", "add", "--access-key", "SRSEALEDUSER0000001",
+                             "--secret-key", "sealed-user-secret-0123")
+        self.assert_one_line_error(without, "passphrase")
+        wrong = server.cli("user", "add", "--access-key", "SRSEALEDUSER0000001",
+                           "--secret-key", "sealed-user-secret-0123",
+                           env={"STRONGROOM_PASSPHRASE": "wrong passphrase"})
+        self.assert_one_line_error(wrong, "wrong passphrase")
+        added = server.add_user("SRSEALEDUSER0000001", "sealed-user-secret-0123")
+        self.assertEqual(added.returncode, 0, added.stderr)
+        self.assertEqual(server.unseal().returncode, 0)
+        harness.boto3_client(server, "SRSEALEDUSER0000001",
+                             "sealed-user-secret-0123").list_buckets()
+        self.assertEqual(server.stop(), 0)
+
+    def test_allow_insecure_sse_on_loopback(self):
+        # Default: SSE-KMS over plain HTTP is refused, as on AWS.
+        strict = self.server("strict")
+        strict.start()
+        s3 = harness.boto3_client(strict)
+        s3.create_bucket(Bucket="strict")
+        try:
+            s3.put_object(Bucket="strict", Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+            self.fail("SSE-KMS over plain HTTP was accepted without the flag")
+        except ClientError as exc:
+            self.assertEqual(harness.error_status(exc), 400, exc.response)
+        self.assertEqual(strict.stop(), 0)
+        # The flag, and the same setting from the config file, allow it from loopback.
+        config = os.path.join(self.tmp, "serve.toml")
+        with open(config, "w") as f:
+            f.write("allow-insecure-sse-on-loopback = true\n")
+        for name, args in (("flag", ("--allow-insecure-sse-on-loopback",)),
+                           ("config", ("--config", config))):
+            with self.subTest(name):
+                server = self.server(name, extra_args=args)
+                server.start()
+                s3 = harness.boto3_client(server)
+                s3.create_bucket(Bucket="loose")
+                s3.put_object(Bucket="loose", Key="k", Body=b"kms over http",
+                              ServerSideEncryption="aws:kms")
+                head = s3.head_object(Bucket="loose", Key="k")
+                self.assertEqual(head.get("ServerSideEncryption"), "aws:kms", head)
+                self.assertEqual(s3.get_object(Bucket="loose", Key="k")["Body"].read(),
+                                 b"kms over http")
+                self.assertEqual(server.stop(), 0)
 
 
 if __name__ == "__main__":
