@@ -33,7 +33,8 @@ ALLOWED = {
 }
 
 # Implementation subfolders only composition roots may include.
-IMPLEMENTATIONS = ("keys/hierarchy/", "keys/passphrase/", "keys/local/", "storage/local/",
+IMPLEMENTATIONS = ("keys/hierarchy/", "keys/passphrase/", "keys/local/", "keys/kmip/",
+                   "keys/pkcs11/", "keys/tpm/", "keys/shamir/", "storage/local/",
                    "storage/memory/", "catalog/sqlite/")
 ROOTS = {"server", "cli"}
 
