@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "format/object_reader.h"
 
+#include "crypto/constant_time.h"
+#include "format/stream.h"
+
 #include <algorithm>
+#include <array>
 #include <string>
 
 namespace strongroom::format {
@@ -28,6 +32,7 @@ Result<std::unique_ptr<ObjectRangeReader>> ObjectRangeReader::Create(ByteView de
   }
   reader->plaintext_size_ = plaintext;
   reader->manifest_ = std::move(manifest);
+  reader->header_checked_.assign(reader->manifest_.streams.size(), false);
   return reader;
 }
 
@@ -36,6 +41,10 @@ Result<CobblestoneRandomAccessReader*> ObjectRangeReader::ReaderFor(size_t index
     current_.reset();
     current_index_ = SIZE_MAX;
     const StreamInfo& info = manifest_.streams[index];
+    if (!header_checked_[index]) {
+      STRONGROOM_RETURN_IF_ERROR(CheckStoredHeader(index));
+      header_checked_[index] = true;
+    }
     STRONGROOM_ASSIGN_OR_RETURN(Bytes context,
                                 StreamContext(manifest_.object_id, info.part_number));
     STRONGROOM_ASSIGN_OR_RETURN(
@@ -45,6 +54,28 @@ Result<CobblestoneRandomAccessReader*> ObjectRangeReader::ReaderFor(size_t index
     current_index_ = index;
   }
   return current_.get();
+}
+
+// FORMAT.md §8 rule 6: the stored header (prefix, salt, commitment) must be
+// the one the manifest names. Not needed to decrypt (the manifest supplies
+// salt and commitment) but checked so that no stored byte goes unverified.
+Result<void> ObjectRangeReader::CheckStoredHeader(size_t index) {
+  const StreamInfo& info = manifest_.streams[index];
+  std::array<uint8_t, kStreamHeaderSize> stored;
+  STRONGROOM_RETURN_IF_ERROR(source_.ReadAt(streams_[index].blob_offset, stored));
+  ByteView view(stored);
+  // A stored blob is trusted to be ours: any mismatch is corruption.
+  if (auto prefix = CheckStreamPrefix(view.first(kStreamPrefixSize), info.part_number); !prefix) {
+    return DataLoss("stream " + std::to_string(index) + ": " + prefix.error().message());
+  }
+  ByteView salt = view.subspan(kStreamPrefixSize, kSaltSize);
+  ByteView commitment = view.subspan(kStreamPrefixSize + kSaltSize, kCommitmentSize);
+  if (!crypto::ConstantTimeEquals(salt, info.salt) ||
+      !crypto::ConstantTimeEquals(commitment, info.commitment)) {
+    return DataLoss("stream " + std::to_string(index) +
+                    "'s stored header differs from its manifest entry");
+  }
+  return Ok();
 }
 
 Result<void> ObjectRangeReader::ReadAt(uint64_t offset, MutableByteView out) {

@@ -20,8 +20,10 @@ namespace strongroom::format {
 
 // Reads plaintext ranges of one object whose streams are concatenated in
 // `source` in manifest order. The manifest must already be verified
-// (OpenManifest); stream headers are not fetched: salts and commitments come
-// from the manifest and each stream's derived commitment is compared with it.
+// (OpenManifest); salts and commitments come from the manifest and each
+// stream's derived commitment is compared with it. The first time a stream
+// is touched its stored 64-byte header is read and must equal the manifest
+// entry (prefix, salt, commitment), so no stored byte goes unchecked.
 // Not thread-safe; `source` must outlive the reader.
 class ObjectRangeReader {
  public:
@@ -42,11 +44,13 @@ class ObjectRangeReader {
   };
   ObjectRangeReader(RandomAccessSource& source) : source_(source) {}
   Result<CobblestoneRandomAccessReader*> ReaderFor(size_t index);
+  Result<void> CheckStoredHeader(size_t index);
 
   RandomAccessSource& source_;
   crypto::SecretBytes dek_;
   Manifest manifest_;
   std::vector<Stream> streams_;
+  std::vector<bool> header_checked_;  // once per stream and reader
   uint64_t plaintext_size_ = 0;
   // Only the stream being read keeps a reader (key schedule and buffers), so
   // memory stays flat however many parts an object has.

@@ -295,7 +295,16 @@ TEST(ObjectRangeReaderTest, CreateFetchesNothingAndAOneByteRangeReadsAtMostOneSe
   CountingRandomAccessSource source(o.blob);
   auto reader = ObjectRangeReader::Create(Dek(), o.manifest, source);
   ASSERT_TRUE(reader.has_value());
-  EXPECT_EQ(source.calls, 0u) << "stream headers must not be fetched";
+  EXPECT_EQ(source.calls, 0u) << "Create must fetch nothing";
+  // The first touch of a stream reads its 64-byte header once (rule 6).
+  for (size_t i : {0, 2, 3}) {
+    source.Reset();
+    Bytes one(1);
+    ASSERT_TRUE((*reader)->ReadAt(o.part_begin[i], one).has_value());
+    EXPECT_EQ(source.calls, 2u);
+    EXPECT_EQ(source.bytes, kStreamHeaderSize + std::min<uint64_t>(kPartSizes[i], kChunkSize) +
+                                kTagSize);
+  }
   std::mt19937_64 rng(9);
   std::vector<uint64_t> offsets = {0,
                                    16383,
@@ -373,6 +382,25 @@ TEST(ObjectRangeReaderTest, BitFlipFailsExactlyTheRangesTouchingThatChunk) {
       }
     }
     EXPECT_GT(failed, 0);
+  }
+}
+
+TEST(ObjectRangeReaderTest, AFlippedStoredHeaderByteFailsEveryReadOfThatStream) {
+  MultipartObject o = MakeObject();
+  // Prefix, salt and commitment of part 3 (index 2): the manifest supplies
+  // salt and commitment, yet the stored copy must match them.
+  for (size_t at : {size_t{0}, size_t{7}, size_t{8}, size_t{39}, size_t{40}, size_t{63}}) {
+    SCOPED_TRACE(at);
+    Bytes blob = o.blob;
+    blob[o.blob_begin[2] + at] ^= 0x80;
+    ByteViewRandomAccessSource source(blob);
+    auto reader = ObjectRangeReader::Create(Dek(), o.manifest, source);
+    ASSERT_TRUE(reader.has_value());
+    Bytes out(10);
+    EXPECT_TRUE(FailsWith((*reader)->ReadAt(o.part_begin[2] + 100, out), ErrorCode::kDataLoss));
+    // Other streams are untouched and still read.
+    ASSERT_TRUE((*reader)->ReadAt(o.part_begin[0], out).has_value());
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), o.plaintext.begin()));
   }
 }
 
