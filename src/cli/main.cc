@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
       "KEY_DIR/root.sealed, the catalog, and the first admin access key (printed once; "
       "STRONGROOM_ACCESS_KEY and STRONGROOM_SECRET_KEY choose it instead). The passphrase comes "
       "from the options below, STRONGROOM_PASSPHRASE or a terminal prompt; without any, a strong "
-      "one is generated and printed once. Refuses if a keyring exists.");
+      "one is generated and printed once (a given one needs at least 8 bytes). Refuses if a "
+      "keyring exists.");
   AddDirectoryOptions(*init, init_flags);
   AddPassphraseOptions(*init, init_pass);
 
