@@ -43,6 +43,8 @@ THIRD_PARTY = {
     "openssl/": {"crypto"},
     "argon2.h": {"crypto"},
     "sqlite3.h": {"catalog"},
+    "tss2/": {"keys"},
+    "p11-kit/": {"keys"},
     "boost/": {"http"},
     "CLI/": {"cli"},
     "pugixml": {"s3"},
