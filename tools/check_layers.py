@@ -34,7 +34,7 @@ ALLOWED = {
 
 # Implementation subfolders only composition roots may include.
 IMPLEMENTATIONS = ("keys/hierarchy/", "keys/passphrase/", "keys/local/", "keys/kmip/",
-                   "keys/pkcs11/", "keys/tpm/", "keys/shamir/", "storage/local/",
+                   "keys/pkcs11/", "keys/tpm/", "keys/shamir/", "keys/audit/", "keys/provider_root/", "storage/local/",
                    "storage/memory/", "catalog/sqlite/")
 ROOTS = {"server", "cli"}
 
