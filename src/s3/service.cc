@@ -10,6 +10,7 @@
 #include "crypto/random.h"
 #include "s3/errors.h"
 #include "s3/handlers.h"
+#include "s3/object_io.h"
 #include "s3/request.h"
 
 namespace strongroom::s3 {
@@ -65,6 +66,8 @@ std::string NewRequestId() {
   return random ? HexEncode(*random) : "0000000000000000";
 }
 
+constexpr size_t kMaxInlineBody = 8 << 10;
+
 constexpr char kSealedMessage[] =
     "The server is sealed: its key ring is locked. Run `strongroom unseal` to unseal it.";
 
@@ -73,6 +76,7 @@ http::Response ErrorResponse(const Error& error, const std::string& resource,
   S3Error s3 = ToS3Error(error);
   http::Response response;
   response.status = s3.status;
+  if (s3.status == 503) response.headers.Set("Retry-After", "1");
   if (s3.status == 304) {
     return response;
   }
@@ -183,6 +187,14 @@ http::Response Service::Handle(http::Request& request) {
       impl_->ReportIntegrityFailure(request_id, context.operation, context.address.bucket,
                                     context.address.key);
     }
+  }
+  // Large in-memory bodies (listings, /metrics) go out as a stream: over TLS
+  // the http server loses a Response::body above 16 KiB (header sent, body
+  // missing; reported with issue #4), while streamed bodies are unaffected.
+  if (!response.body_source && response.body.size() > kMaxInlineBody) {
+    response.content_length = response.body.size();
+    response.body_source = std::make_unique<StringSource>(std::move(response.body));
+    response.body.clear();
   }
   response.headers.Set("x-amz-request-id", request_id);
   response.headers.Set("x-amz-id-2", request_id);
