@@ -119,11 +119,13 @@ struct ListPartsPage {
 struct KmsKey {
   std::string key_id;
   std::string description;
-  std::string state;            // "enabled" | "disabled" (#5 adds more)
+  std::string state;            // "enabled" | "disabled" | "pending-destroy" | "destroyed"
   uint32_t current_version = 1;
   int64_t created_ms = 0;
   std::string kind;             // "sse-s3" | "aws-managed" | "customer"
-  std::string provider;         // "strongroom" (#5: external providers)
+  std::string provider;         // "strongroom", or a key provider's id ("kmip", "pkcs11", "tpm")
+  int64_t destroy_ms = 0;       // pending-destroy: when it is due; destroyed: when it happened
+  std::string provider_key{};   // provider-backed keys: the provider's key that wraps the KEKs
 };
 
 struct KmsKeyVersion {
@@ -131,6 +133,64 @@ struct KmsKeyVersion {
   uint32_t version = 0;
   Bytes salt;                   // 32 random bytes; the KEK is derived from it
   int64_t created_ms = 0;
+  // Provider-backed keys: the version's KEK wrapped by the key's provider
+  // (keys/hierarchy/provider_keks.h); empty until made, and for other keys.
+  Bytes wrapped{};
+};
+
+// Key maintenance (rewrap, re-encryption, per-key accounting).
+
+// What key maintenance needs of an object, without manifest and blobs.
+struct ObjectKeyRecord {
+  std::string bucket;
+  std::string key;
+  Bytes object_id;
+  uint64_t size = 0;
+  Bytes envelope;
+  Bytes encryption;
+  std::string kek_ref;
+};
+
+// Objects in (bucket, key) order after a cursor, filtered by kek_ref.
+struct ObjectScanRequest {
+  std::string bucket;                          // empty: every bucket
+  std::optional<std::string> kek_ref_prefix;   // only kek_refs that start with it
+  std::optional<std::string> exclude_kek_ref;  // not this exact kek_ref
+  std::string after_bucket;                    // exclusive cursor; both empty: from the start
+  std::string after_key;
+  size_t limit = 256;
+};
+
+struct ObjectCount {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;  // plaintext bytes
+};
+
+// Objects and plaintext bytes per kek_ref ("" for SSE-C).
+struct KekRefUsage {
+  std::string kek_ref;
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+};
+
+// A background job of the server (server/jobs.h gives kinds and states
+// meaning; params and cursor are opaque here).
+struct Job {
+  std::string job_id;
+  std::string kind;
+  std::string state;
+  std::string params;
+  Bytes cursor;
+  uint64_t objects_done = 0;
+  uint64_t bytes_done = 0;
+  uint64_t objects_skipped = 0;
+  uint64_t objects_failed = 0;
+  uint64_t objects_total = 0;
+  uint64_t bytes_total = 0;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t finished_ms = 0;
+  std::string message;
 };
 
 struct User {
@@ -203,6 +263,10 @@ class Catalog {
   virtual Result<void> SetKmsKeyState(std::string_view key_id, std::string_view state) = 0;
   virtual Result<void> AddKmsKeyVersion(const KmsKeyVersion& version) = 0;
   virtual Result<KmsKeyVersion> GetKmsKeyVersion(std::string_view key_id, uint32_t version) = 0;
+  // Stores the wrapped KEK of a version that has none yet (compare-and-set:
+  // kAlreadyExists if it has one, kNotFound if the version is unknown).
+  virtual Result<void> SetKmsKeyVersionWrapped(std::string_view key_id, uint32_t version,
+                                               ByteView wrapped) = 0;
   // Aliases: kAlreadyExists if taken, kNotFound on delete/resolve if absent.
   virtual Result<void> AddKmsAlias(std::string_view alias, std::string_view key_id) = 0;
   virtual Result<void> DeleteKmsAlias(std::string_view alias) = 0;
@@ -213,6 +277,49 @@ class Catalog {
   virtual Result<void> RemoveKmsGrant(std::string_view key_id, std::string_view access_key) = 0;
   virtual Result<bool> HasKmsGrant(std::string_view key_id, std::string_view access_key) = 0;
   virtual Result<std::vector<std::string>> KmsGrantees(std::string_view key_id) = 0;
+
+  // KMS key lifecycle. UpdateKmsKeyState sets state and destroy_ms only if
+  // the key's state is still `expected_state` (kFailedPrecondition if not,
+  // kNotFound for an unknown key). DestroyKmsKey deletes every version row
+  // (salts and wrapped KEKs) of a key in state "pending-destroy" whose
+  // destroy_ms <= now_ms (securely: freed pages are zeroed and the WAL
+  // checkpointed) and sets the state to "destroyed" and destroy_ms to
+  // now_ms; kFailedPrecondition otherwise.
+  virtual Result<void> UpdateKmsKeyState(std::string_view key_id, std::string_view expected_state,
+                                         std::string_view state, int64_t destroy_ms) = 0;
+  virtual Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) = 0;
+
+  // Key maintenance. ScanObjects: at most request.limit objects after the
+  // cursor in (bucket, key) order (kek_ref of rows without one reads "").
+  // CountObjects: every match of the same filters (cursor and limit ignored).
+  virtual Result<std::vector<ObjectKeyRecord>> ScanObjects(const ObjectScanRequest& request) = 0;
+  virtual Result<ObjectCount> CountObjects(const ObjectScanRequest& request) = 0;
+  virtual Result<std::vector<KekRefUsage>> ObjectUsageByKekRef() = 0;  // sorted by kek_ref
+  // Replaces the envelope and kek_ref of an object only if it still has
+  // `object_id` and `expected_envelope` (a rewrap). kNotFound if absent,
+  // kFailedPrecondition if it changed meanwhile.
+  virtual Result<void> UpdateEnvelope(std::string_view bucket, std::string_view key,
+                                      ByteView object_id, ByteView expected_envelope,
+                                      ByteView envelope, std::string_view kek_ref) = 0;
+  // ReplaceObjectIf that also needs the stored envelope to be
+  // `expected_envelope` (a re-encryption must not undo a copy-in-place).
+  virtual Result<Object> ReplaceObjectIfUnchanged(const Object& object,
+                                                  ByteView expected_object_id,
+                                                  ByteView expected_envelope) = 0;
+  // Uploads after `after_upload_id` in upload id order, at most `limit`.
+  virtual Result<std::vector<Upload>> ScanUploads(std::string_view after_upload_id,
+                                                  size_t limit) = 0;
+  // kNotFound if the upload is gone, kFailedPrecondition if its envelope changed.
+  virtual Result<void> UpdateUploadEnvelope(std::string_view upload_id,
+                                            ByteView expected_envelope, ByteView envelope) = 0;
+
+  // Jobs. CreateJob: kAlreadyExists for a used id. UpdateJob writes every
+  // field but job_id, kind and created_ms (kNotFound if absent). ListJobs
+  // orders by (created_ms, job_id).
+  virtual Result<void> CreateJob(const Job& job) = 0;
+  virtual Result<Job> GetJob(std::string_view job_id) = 0;  // kNotFound
+  virtual Result<std::vector<Job>> ListJobs() = 0;
+  virtual Result<void> UpdateJob(const Job& job) = 0;
 
   // Every blob name referenced by an object or a part (for orphan cleanup).
   virtual Result<std::vector<std::string>> ReferencedBlobs() = 0;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include "cli/file_commands.h"
 #include "cli/terminal.h"
 #include "server/commands.h"
+#include "server/lifecycle_commands.h"
 
 namespace {
 
@@ -50,6 +52,9 @@ void AddDirectoryOptions(CLI::App& command, SettingsFlags& s) {
   command.add_option("--key-dir", s.flags.key_dir,
                      "Directory for the root key (keep it off the data disk)")
       ->capture_default_str();
+  command.add_option("--audit-log", s.flags.audit_log,
+                     "Key audit log, JSON lines appended by serve and the admin commands "
+                     "(default DATA_DIR/audit.log)");
 }
 
 void AddServeOptions(CLI::App& command, SettingsFlags& s) {
@@ -75,6 +80,13 @@ void AddServeOptions(CLI::App& command, SettingsFlags& s) {
   command.add_flag("--allow-insecure-sse-on-loopback", s.flags.allow_insecure_sse_on_loopback,
                    "Accept SSE-C and SSE-KMS over plain HTTP from loopback clients (AWS "
                    "requires TLS)");
+  command.add_option("--kek-cache-ttl", s.flags.kek_cache_ttl,
+                     "Seconds an unwrapped or derived KEK stays cached in memory (0: no cache; "
+                     "every use of a provider-backed key asks its provider)")
+      ->capture_default_str();
+  command.add_option("--kek-cache-entries", s.flags.kek_cache_entries,
+                     "Most KEKs cached at once (0: no cache)")
+      ->capture_default_str();
 }
 
 // Where a keyring passphrase may come from besides STRONGROOM_PASSPHRASE.
@@ -137,6 +149,7 @@ strongroom::Result<strongroom::server::ServerSettings> Resolve(CLI::App& command
   auto given = [&](const char* name) { return command.count(name) > 0; };
   if (given("--data-dir")) settings.data_dir = s.flags.data_dir;
   if (given("--key-dir")) settings.key_dir = s.flags.key_dir;
+  if (given("--audit-log")) settings.audit_log = s.flags.audit_log;
   if (command.get_option_no_throw("--listen") != nullptr) {
     if (given("--listen")) settings.listen = s.flags.listen;
     if (given("--tls-cert")) settings.tls_cert = s.flags.tls_cert;
@@ -150,6 +163,8 @@ strongroom::Result<strongroom::server::ServerSettings> Resolve(CLI::App& command
     if (given("--allow-insecure-sse-on-loopback")) {
       settings.allow_insecure_sse_on_loopback = s.flags.allow_insecure_sse_on_loopback;
     }
+    if (given("--kek-cache-ttl")) settings.kek_cache_ttl = s.flags.kek_cache_ttl;
+    if (given("--kek-cache-entries")) settings.kek_cache_entries = s.flags.kek_cache_entries;
   }
   if (settings.tls_cert.empty() != settings.tls_key.empty()) {
     return strongroom::InvalidArgument("--tls-cert and --tls-key go together");
@@ -223,6 +238,30 @@ int main(int argc, char** argv) {
       "keyring exists.");
   AddDirectoryOptions(*init, init_flags);
   AddPassphraseOptions(*init, init_pass);
+  strongroom::server::InitOptions init_options;
+  auto* init_shares = init->add_option(
+      "--shares", init_options.shares,
+      "Split the root key into N Shamir shares instead of sealing it by a passphrase: only "
+      "KEY_DIR/root.shamir (what verifies the root key) is stored, the shares are printed "
+      "once, and the server starts sealed until --threshold of them are given to `unseal`");
+  auto* init_threshold = init->add_option("--threshold", init_options.threshold,
+                                          "How many of the --shares unseal (2..N)");
+  init_shares->needs(init_threshold);
+  init_threshold->needs(init_shares);
+  init_shares->excludes("--passphrase-file")->excludes("--passphrase-fd");
+  auto* init_root_provider = init->add_option(
+      "--root-provider", init_options.root_provider,
+      "Wrap the root key by a key provider instead of a passphrase, for unattended start: "
+      "kmip, pkcs11 or tpm, configured by a [provider.NAME] table of the --config file. Only "
+      "KEY_DIR/root.provider (the wrapped root key) is stored; `serve` asks the provider to "
+      "unwrap it at start");
+  init_root_provider->check(CLI::IsMember({"kmip", "pkcs11", "tpm"}));
+  init_root_provider->excludes(init_shares)->excludes("--passphrase-file")
+      ->excludes("--passphrase-fd");
+  init->add_option("--provider-key", init_options.provider_key,
+                   "With --root-provider: an existing provider key to wrap the root key under "
+                   "(default: create one labelled strongroom-root)")
+      ->needs(init_root_provider);
 
   SettingsFlags serve_flags;
   PassphraseFlags serve_pass;
@@ -243,9 +282,22 @@ int main(int argc, char** argv) {
   auto* unseal = app.add_subcommand(
       "unseal",
       "Unseal a server started without a passphrase, through its control socket "
-      "DATA_DIR/control.sock. Exit status 1 for a wrong passphrase or when no server runs");
+      "DATA_DIR/control.sock. A keyring made with `init --shares` is unsealed with its Shamir "
+      "shares instead (--share, --share-file); the server counts valid shares until the "
+      "threshold and forgets them when restarted. Exit status 1 for a wrong passphrase, a "
+      "refused share, or when no server runs");
   AddDirectoryOptions(*unseal, unseal_flags);
   AddPassphraseOptions(*unseal, unseal_pass);
+  std::vector<std::string> unseal_shares, unseal_share_files;
+  auto* share_option = unseal->add_option(
+      "--share", unseal_shares,
+      "A Shamir share (repeatable) for a keyring made with `init --shares`. Visible to other "
+      "users in the process list: prefer --share-file");
+  auto* share_file_option = unseal->add_option(
+      "--share-file", unseal_share_files,
+      "A file with Shamir shares, one per line ('-': standard input); repeatable");
+  share_option->excludes("--passphrase-file")->excludes("--passphrase-fd");
+  share_file_option->excludes("--passphrase-file")->excludes("--passphrase-fd");
 
   SettingsFlags user_flags;
   auto* user = app.add_subcommand("user", "Manage access keys (works while the server runs)");
@@ -283,12 +335,24 @@ int main(int argc, char** argv) {
   auto key_sub = [&](const char* name, const char* help, KeyAction action) {
     auto* sub = key->add_subcommand(name, help);
     sub->fallthrough();
-    sub->callback([&key_command, action] { key_command.action = action; });
+    sub->callback([&key_command, action, name] {
+      key_command.action = action;
+      key_command.name = name;
+    });
     return sub;
   };
   auto* key_create = key_sub("create", "Create a key with the alias alias/NAME", KeyAction::kCreate);
   key_create->add_option("name", key_command.key, "Alias name (without alias/)")->required();
   key_create->add_option("--description", key_command.description, "Free text");
+  auto* key_provider = key_create->add_option(
+      "--provider", key_command.provider,
+      "Back the key by a key provider (kmip, pkcs11 or tpm, configured in the --config file): "
+      "each version's KEK is random and stored only wrapped by the provider, which unwraps it "
+      "on use (cached for kek_cache_ttl)");
+  key_provider->check(CLI::IsMember({"kmip", "pkcs11", "tpm"}));
+  key_create->add_option("--provider-key", key_command.provider_key,
+                         "With --provider: an existing provider key (default: create one)")
+      ->needs(key_provider);
   key_sub("list", "List keys: id, state, aliases, creation time, description", KeyAction::kList);
   key_sub("describe", "Show a key with its version and grantees", KeyAction::kDescribe)
       ->add_option("key", key_command.key, "KEY")->required();
@@ -308,6 +372,94 @@ int main(int argc, char** argv) {
   auto* key_revoke = key_sub("revoke", "Withdraw a grant", KeyAction::kRevoke);
   key_revoke->add_option("key", key_command.key, "KEY")->required();
   key_revoke->add_option("access_key", key_command.access_key, "Access key id")->required();
+  key_sub("rotate",
+          "Add a new version of a key (KEY, or sse-s3 for the SSE-S3 key) and make it current: "
+          "new objects are wrapped under it; objects under older versions stay readable",
+          KeyAction::kRotate)
+      ->add_option("key", key_command.key, "KEY or sse-s3")->required();
+  auto* key_rewrap = key_sub(
+      "rewrap",
+      "Re-wrap the data keys of every object and multipart upload under an older version of "
+      "KEY (or sse-s3) to its current version, without touching object data (SSE-C objects "
+      "have nothing to rewrap). Runs as a job inside the running, unsealed server and waits "
+      "for it; exit status 1 if an object failed",
+      KeyAction::kRewrap);
+  key_rewrap->add_option("key", key_command.key, "KEY or sse-s3")->required();
+  key_rewrap->add_flag_callback("--no-wait", [&key_command] { key_command.wait = false; },
+                                "Return once the job is started (strongroom status shows it)");
+  auto* key_destroy = key_sub(
+      "destroy",
+      "Schedule a customer-managed key for destruction: from now on its objects cannot be "
+      "read or written (KMS.KMSInvalidStateException); when the pending window ends its "
+      "version salts are deleted and every object under it is crypto-shredded for good. "
+      "Cancel with cancel-destroy",
+      KeyAction::kDestroy);
+  key_destroy->add_option("key", key_command.key, "KEY")->required();
+  auto* pending_days = key_destroy->add_option_function<unsigned>(
+      "--pending-days",
+      [&key_command](const unsigned& days) {
+        key_command.pending_ms = int64_t{days} * 24 * 3600 * 1000;
+      },
+      "Days until the key is destroyed (default 7)");
+  pending_days->check(CLI::Range(1u, 3650u));
+  auto* pending_seconds = key_destroy->add_option_function<int64_t>(
+      "--pending-seconds",
+      [&key_command](const int64_t& seconds) { key_command.pending_ms = seconds * 1000; },
+      "Seconds until the key is destroyed (for tests; 0 destroys it now)");
+  pending_seconds->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600));
+  pending_days->excludes(pending_seconds);
+  key_sub("cancel-destroy",
+          "Cancel a pending destruction: the key comes back disabled (enable it to use it)",
+          KeyAction::kCancelDestroy)
+      ->add_option("key", key_command.key, "KEY")->required();
+
+  SettingsFlags status_flags;
+  bool status_json = false;
+  auto* status = app.add_subcommand(
+      "status",
+      "Show the running server's seal state, key providers, objects and bytes per key and "
+      "version (and the share under each key's current version), destroyed keys and what "
+      "they shredded, and jobs with their progress. Without a server: the same from the "
+      "catalog, saying \"not running\"");
+  AddDirectoryOptions(*status, status_flags);
+  status->add_flag("--json", status_json, "One JSON object (as the admin endpoint serves it)");
+
+  SettingsFlags reencrypt_flags;
+  strongroom::server::ReencryptCommand reencrypt_command;
+  auto* reencrypt = app.add_subcommand(
+      "reencrypt",
+      "Rewrite objects under fresh data keys (new object ids, same mode, key, context and "
+      "metadata; multipart objects become single-part, so those above 5 GiB fail), in the "
+      "background inside the running server: resumable across restarts, throttled with "
+      "--rate, progress in `strongroom status`. SSE-C objects are skipped and counted. "
+      "Objects written meanwhile are left alone");
+  AddDirectoryOptions(*reencrypt, reencrypt_flags);
+  reencrypt->add_option("--bucket", reencrypt_command.bucket, "Only this bucket");
+  reencrypt->add_option("--key", reencrypt_command.key,
+                        "Only objects under this KMS key (or sse-s3)");
+  reencrypt->add_option("--rate", reencrypt_command.rate_mib,
+                        "At most this many MiB of plaintext per second")
+      ->check(CLI::PositiveNumber);
+  reencrypt->add_flag("--wait", reencrypt_command.wait,
+                      "Wait for the job and print its progress; exit status 1 if an object "
+                      "failed");
+
+  SettingsFlags job_flags;
+  strongroom::server::JobCommand job_command;
+  using JobAction = strongroom::server::JobCommand::Action;
+  auto* job = app.add_subcommand("job", "Follow or cancel a job of the running server");
+  job->require_subcommand(1);
+  AddDirectoryOptions(*job, job_flags);
+  for (auto [name, help, action] :
+       {std::tuple{"show", "Show a job's state and progress", JobAction::kShow},
+        std::tuple{"wait", "Wait for a job to finish, printing its progress", JobAction::kWait},
+        std::tuple{"cancel", "Cancel a job (a running one stops between objects)",
+                   JobAction::kCancel}}) {
+    auto* sub = job->add_subcommand(name, help);
+    sub->fallthrough();
+    sub->add_option("id", job_command.job_id, "Job id")->required();
+    sub->callback([&job_command, action = action] { job_command.action = action; });
+  }
 
   std::string cert_file = "strongroom-dev.crt", cert_key = "strongroom-dev.key";
   std::vector<std::string> cert_hosts = {"localhost", "127.0.0.1", "::1"};
@@ -340,8 +492,10 @@ int main(int argc, char** argv) {
     auto environment = strongroom::cli::TakePassphraseFromEnvironment();
     auto settings = Resolve(*init, init_flags);
     result = settings ? strongroom::server::RunInit(
-                            *settings, MakePassphraseSource(init_pass, std::move(environment),
-                                                            "New keyring passphrase: ", true))
+                            *settings,
+                            MakePassphraseSource(init_pass, std::move(environment),
+                                                 "New keyring passphrase: ", true),
+                            init_options)
                       : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*serve) {
     auto environment = strongroom::cli::TakePassphraseFromEnvironment();
@@ -349,6 +503,17 @@ int main(int argc, char** argv) {
     result = settings ? strongroom::server::RunServe(
                             *settings, MakePassphraseSource(serve_pass, std::move(environment),
                                                             "Keyring passphrase: ", false))
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*unseal && (!unseal_shares.empty() || !unseal_share_files.empty())) {
+    std::vector<strongroom::crypto::SecretBytes> shares;
+    for (std::string& share : unseal_shares) {
+      shares.push_back(strongroom::crypto::SecretBytes::CopyFrom(strongroom::AsBytes(share)));
+      strongroom::crypto::Cleanse(strongroom::MutableByteView(
+          reinterpret_cast<uint8_t*>(share.data()), share.size()));
+    }
+    auto settings = Resolve(*unseal, unseal_flags);
+    result = settings ? strongroom::server::RunUnsealShares(*settings, std::move(shares),
+                                                            unseal_share_files)
                       : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*unseal) {
     auto environment = strongroom::cli::TakePassphraseFromEnvironment();
@@ -376,6 +541,18 @@ int main(int argc, char** argv) {
   } else if (*key) {
     auto settings = Resolve(*key, key_flags);
     result = settings ? strongroom::server::RunKey(*settings, key_command)
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*status) {
+    auto settings = Resolve(*status, status_flags);
+    result = settings ? strongroom::server::RunStatus(*settings, status_json)
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*reencrypt) {
+    auto settings = Resolve(*reencrypt, reencrypt_flags);
+    result = settings ? strongroom::server::RunReencrypt(*settings, reencrypt_command)
+                      : strongroom::Result<void>(tl::unexpected(settings.error()));
+  } else if (*job) {
+    auto settings = Resolve(*job, job_flags);
+    result = settings ? strongroom::server::RunJob(*settings, job_command)
                       : strongroom::Result<void>(tl::unexpected(settings.error()));
   } else if (*dev_cert) {
     result = strongroom::server::RunDevCert(cert_file, cert_key, cert_hosts, cert_force);

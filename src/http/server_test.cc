@@ -353,9 +353,13 @@ TEST(HttpServerTest, ExpectContinueWhenHandlerReads) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "300000");
-  // An empty body needs no 100 Continue.
+  // An empty body the handler reads still gets its 100 Continue first:
+  // botocore 1.29 mis-parses the next response on the connection otherwise.
   ASSERT_TRUE(
       c.Send("PUT /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n"));
+  interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
   r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);

@@ -117,8 +117,11 @@ Result<void> ValidateCustomerAlias(const std::string& alias) {
 }
 
 KeyState StateOf(const std::string& state) {
-  // Anything but "enabled" (a state a later version may add) is unusable.
-  return state == kEnabled ? KeyState::kEnabled : KeyState::kDisabled;
+  if (state == kEnabled) return KeyState::kEnabled;
+  if (state == KeyStateName(KeyState::kPendingDestroy)) return KeyState::kPendingDestroy;
+  if (state == KeyStateName(KeyState::kDestroyed)) return KeyState::kDestroyed;
+  // Anything else (a state a later version may add) is unusable.
+  return KeyState::kDisabled;
 }
 
 // The resource of a KMS ARN "arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE", or
@@ -146,7 +149,8 @@ Result<catalog::KmsKeyVersion> FreshVersion(const std::string& key_id, uint32_t 
 
 // Inserts a key with a fresh first version; kAlreadyExists passes through.
 Result<void> InsertKey(catalog::Catalog& catalog, const std::string& key_id, std::string_view kind,
-                       std::string_view description) {
+                       std::string_view description, std::string_view provider = "strongroom",
+                       std::string_view provider_key = {}) {
   int64_t now_ms = NowMs();
   catalog::KmsKey key;
   key.key_id = key_id;
@@ -155,7 +159,8 @@ Result<void> InsertKey(catalog::Catalog& catalog, const std::string& key_id, std
   key.current_version = 1;
   key.created_ms = now_ms;
   key.kind = std::string(kind);
-  key.provider = "strongroom";
+  key.provider = std::string(provider);
+  key.provider_key = std::string(provider_key);
   STRONGROOM_ASSIGN_OR_RETURN(catalog::KmsKeyVersion first, FreshVersion(key_id, 1, now_ms));
   return catalog.CreateKmsKey(key, first);
 }
@@ -171,6 +176,8 @@ Result<KeyInfo> ToInfo(catalog::Catalog& catalog, const catalog::KmsKey& key) {
   info.created_ms = key.created_ms;
   info.aws_managed = key.kind == kKindAwsManaged;
   info.provider = key.provider;
+  info.provider_key = key.provider_key;
+  info.destroy_ms = key.destroy_ms;
   return info;
 }
 
@@ -223,7 +230,14 @@ Result<void> KeyDirectory::EnsureBuiltinKeys() {
 
 // ------------------------------------------------------------------ keys
 
-Result<KeyInfo> KeyDirectory::Create(std::string_view name, std::string_view description) {
+Result<KeyInfo> KeyDirectory::Create(std::string_view name, std::string_view description,
+                                     std::string_view provider, std::string_view provider_key) {
+  if (provider.empty() || (provider != "strongroom" && provider_key.empty())) {
+    return InvalidArgument("a provider-backed key needs a provider id and a provider key");
+  }
+  if (provider == "strongroom" && !provider_key.empty()) {
+    return InvalidArgument("a key derived from the root key has no provider key");
+  }
   if (description.size() > kMaxDescriptionSize) {
     return InvalidArgument("a key description may have at most " +
                            std::to_string(kMaxDescriptionSize) + " characters");
@@ -240,7 +254,8 @@ Result<KeyInfo> KeyDirectory::Create(std::string_view name, std::string_view des
     if (taken.error().code() != ErrorCode::kNotFound) return tl::unexpected(taken.error());
   }
   STRONGROOM_ASSIGN_OR_RETURN(std::string key_id, NewKeyId());
-  STRONGROOM_RETURN_IF_ERROR(InsertKey(catalog_, key_id, kKindCustomer, description));
+  STRONGROOM_RETURN_IF_ERROR(
+      InsertKey(catalog_, key_id, kKindCustomer, description, provider, provider_key));
   if (!alias.empty()) {
     STRONGROOM_RETURN_IF_ERROR(catalog_.AddKmsAlias(alias, key_id));
   }
@@ -295,9 +310,25 @@ Result<std::vector<KeyInfo>> KeyDirectory::List() {
 }
 
 Result<void> KeyDirectory::SetState(std::string_view key_id, KeyState state) {
-  STRONGROOM_RETURN_IF_ERROR(
+  if (state != KeyState::kEnabled && state != KeyState::kDisabled) {
+    return InvalidArgument("SetState only enables or disables a key");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(
+      catalog::KmsKey key,
       CustomerKey(catalog_, key_id, state == KeyState::kEnabled ? "enable" : "disable"));
-  auto set = catalog_.SetKmsKeyState(key_id, state == KeyState::kEnabled ? kEnabled : kDisabled);
+  if (key.state != kEnabled && key.state != kDisabled) {
+    return tl::unexpected(
+        Error(ErrorCode::kFailedPrecondition,
+              key.key_id + " is " +
+                  (key.state == KeyStateName(KeyState::kDestroyed)
+                       ? std::string("destroyed and cannot be enabled or disabled.")
+                       : "pending deletion: cancel the deletion first (strongroom key "
+                         "cancel-destroy).") )
+            .WithReason("KMS.KMSInvalidStateException"));
+  }
+  // Conditional: a destruction scheduled meanwhile wins.
+  auto set = catalog_.UpdateKmsKeyState(key_id, key.state,
+                                        state == KeyState::kEnabled ? kEnabled : kDisabled, 0);
   if (!set) return KmsError(set.error(), key_id, false);
   return Ok();
 }
@@ -367,6 +398,26 @@ Result<Bytes> KeyDirectory::VersionSalt(std::string_view key_id, uint32_t versio
                        std::to_string(version));
   }
   return std::move(found->salt);
+}
+
+Result<Bytes> KeyDirectory::VersionWrapped(std::string_view key_id, uint32_t version) {
+  auto found = catalog_.GetKmsKeyVersion(key_id, version);
+  if (!found) {
+    if (found.error().code() != ErrorCode::kNotFound) return tl::unexpected(found.error());
+    return KmsNotFound("Key '" + std::string(key_id) + "' has no version " +
+                       std::to_string(version));
+  }
+  return std::move(found->wrapped);
+}
+
+Result<void> KeyDirectory::SetVersionWrapped(std::string_view key_id, uint32_t version,
+                                             ByteView wrapped) {
+  auto stored = catalog_.SetKmsKeyVersionWrapped(key_id, version, wrapped);
+  if (!stored && stored.error().code() == ErrorCode::kNotFound) {
+    return KmsNotFound("Key '" + std::string(key_id) + "' has no version " +
+                       std::to_string(version));
+  }
+  return stored;
 }
 
 }  // namespace strongroom::keys

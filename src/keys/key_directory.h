@@ -24,7 +24,14 @@ inline constexpr std::string_view kSseS3KeyId = "sse-s3";
 // key may use it.
 inline constexpr std::string_view kDefaultKmsAlias = "alias/aws/s3";
 
-enum class KeyState { kEnabled, kDisabled };
+// A key pending destruction can neither wrap nor unwrap (its objects are
+// unreadable already) until `key cancel-destroy` puts it back to disabled;
+// once its window ends its version salts are deleted and it is destroyed:
+// every object under it is crypto-shredded for good.
+enum class KeyState { kEnabled, kDisabled, kPendingDestroy, kDestroyed };
+
+// "enabled", "disabled", "pending-destroy", "destroyed".
+const char* KeyStateName(KeyState state);
 
 struct KeyInfo {
   std::string key_id;                // canonical: a lowercase UUID, or kSseS3KeyId
@@ -35,6 +42,11 @@ struct KeyInfo {
   int64_t created_ms = 0;
   bool aws_managed = false;          // the default aws/s3 key
   std::string provider = "strongroom";
+  // Provider-backed keys (provider is a key provider's id, e.g. "kmip";
+  // keys/hierarchy/provider_keks.h): the provider's key that wraps each
+  // version's KEK. Empty for keys derived from the root key.
+  std::string provider_key;
+  int64_t destroy_ms = 0;            // kPendingDestroy: when due; kDestroyed: when done
 };
 
 class KeyDirectory {
@@ -49,7 +61,13 @@ class KeyDirectory {
   // is not empty, the alias "alias/<name>". kAlreadyExists if the alias is
   // taken; kInvalidArgument for a bad name (AWS alias rules; "aws/" is
   // reserved).
-  Result<KeyInfo> Create(std::string_view name, std::string_view description);
+  // With `provider` other than "strongroom" the key is provider-backed:
+  // `provider_key` (not empty) names the provider's key that wraps its
+  // versions' KEKs, which the key hierarchy makes on first use
+  // (keys/hierarchy/provider_keks.h).
+  Result<KeyInfo> Create(std::string_view name, std::string_view description,
+                         std::string_view provider = "strongroom",
+                         std::string_view provider_key = {});
 
   // Resolves a reference as S3 accepts it: a key id, "alias/NAME", a bare
   // NAME (treated as an alias; a convenience AWS does not offer), or the
@@ -61,6 +79,8 @@ class KeyDirectory {
   Result<KeyInfo> Get(std::string_view key_id);
   Result<std::vector<KeyInfo>> List();  // KMS keys only, by creation time
 
+  // kEnabled or kDisabled only; a key pending destruction or destroyed is
+  // refused with KMS.KMSInvalidStateException (cancel the destruction first).
   Result<void> SetState(std::string_view key_id, KeyState state);
   // kAlreadyExists if the alias names another key; aliases are
   // "alias/NAME" (a bare NAME gets the prefix).
@@ -77,6 +97,35 @@ class KeyDirectory {
 
   // The salt of one version (kNotFound if the key or version is unknown).
   Result<Bytes> VersionSalt(std::string_view key_id, uint32_t version);
+  // Provider-backed keys: the version's wrapped KEK (empty if none yet;
+  // kNotFound as VersionSalt), and storing it once (kAlreadyExists if the
+  // version has one: another process made it first).
+  Result<Bytes> VersionWrapped(std::string_view key_id, uint32_t version);
+  Result<void> SetVersionWrapped(std::string_view key_id, uint32_t version, ByteView wrapped);
+
+  // Lifecycle (key_lifecycle.cc). Errors for a key in the wrong state:
+  // kFailedPrecondition with reason "KMS.KMSInvalidStateException".
+
+  // Adds a version with a fresh salt and makes it current: new data keys are
+  // wrapped under it, objects under older versions stay readable (a rewrap
+  // moves them). Customer keys, the aws/s3 key and kSseS3KeyId; enabled or
+  // disabled ones. Returns the key with its new version.
+  Result<KeyInfo> Rotate(std::string_view key_id);
+  // Schedules a customer-managed key (enabled or disabled) for destruction
+  // `pending_ms` (>= 0) from now; from now on it neither wraps nor unwraps.
+  // kInvalidArgument for built-in keys or a negative window.
+  Result<KeyInfo> ScheduleDestroy(std::string_view key_id, int64_t pending_ms);
+  // Takes a key pending destruction back to disabled (as AWS does).
+  Result<KeyInfo> CancelDestroy(std::string_view key_id);
+  // Destroys every key pending destruction whose window has ended: deletes
+  // its version salts (catalog::Catalog::DestroyKmsKey) and marks it
+  // destroyed. Returns the ids of the keys destroyed now.
+  Result<std::vector<std::string>> DestroyDueKeys();
+  // The key `key_id` if it may wrap and unwrap now. Otherwise kNotFound
+  // (KMS.NotFoundException), kFailedPrecondition with KMS.DisabledException
+  // ("<id> is disabled.") or KMS.KMSInvalidStateException (pending deletion,
+  // destroyed). A pending destruction that is due is carried out first.
+  Result<KeyInfo> Usable(std::string_view key_id);
 
  private:
   catalog::Catalog& catalog_;

@@ -2,6 +2,7 @@
 #include "objects/object_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <future>
 #include <set>
@@ -202,6 +203,8 @@ struct Wrapped {
   Bytes envelope;
   StoredEncryption stored;
   std::string kek_ref;  // catalog::Object::kek_ref
+  std::string key_id;          // the KEK's key id and version (not for SSE-C), for the audit
+  uint32_t key_version = 0;
 };
 
 Result<Wrapped> WrapFor(keys::KeyRing& keys, const EncryptionRequest& request, ByteView dek,
@@ -236,6 +239,8 @@ Result<Wrapped> WrapFor(keys::KeyRing& keys, const EncryptionRequest& request, B
         envelope, format::WrapDek(format::WrapScheme::kLocalKek, kek.provider_id, kek.key_ref,
                                   kek.material->reveal(), dek, object_id, binding, context));
     out.kek_ref = kek.provider_id + ":" + kek.key_ref;
+    out.key_id = kek.key_id;
+    out.key_version = kek.version;
   }
   STRONGROOM_ASSIGN_OR_RETURN(out.envelope, format::SerializeEnvelope(envelope));
   return out;
@@ -334,6 +339,104 @@ Result<crypto::SecretBytes> ManifestKey(keys::KeyRing& keys, const StoredEncrypt
     return Internal("the manifest key needs the data key");
   }
   return crypto::SecretBytes::CopyFrom(dek->reveal());
+}
+
+// ------------------------------------------------------------------ audit
+
+// Who uses a key for which object, for the audit trail (keys/audit.h).
+struct AuditScope {
+  keys::AuditSink* sink = nullptr;
+  std::string_view request;  // the S3 operation
+  std::string_view principal;
+  std::string_view bucket;
+  std::string_view key;
+};
+
+const char* ModeName(SseMode mode) {
+  switch (mode) {
+    case SseMode::kS3: return "SSE-S3";
+    case SseMode::kKms: return "SSE-KMS";
+    case SseMode::kCustomer: return "SSE-C";
+  }
+  return "";
+}
+
+// The version in an envelope's key ref "<key id>/<version>"; 0 if none.
+uint32_t KeyRefVersion(std::string_view key_ref) {
+  size_t slash = key_ref.rfind('/');
+  if (slash == std::string_view::npos) return 0;
+  uint32_t version = 0;
+  auto digits = key_ref.substr(slash + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
+  return ec == std::errc() && ptr == digits.data() + digits.size() ? version : 0;
+}
+
+// Records one key use. A use that succeeded but cannot be recorded fails
+// (no key is used without a trace); a failed use is recorded best effort.
+Result<void> AuditKeyUse(const AuditScope& scope, const char* operation, SseMode mode,
+                         std::string_view key_id, uint32_t version, const Error* error) {
+  if (scope.sink == nullptr) return Ok();
+  keys::AuditEvent event;
+  event.operation = operation;
+  event.ok = error == nullptr;
+  if (error != nullptr) {
+    event.error = error->reason().empty() ? error->message()
+                                          : error->reason() + ": " + error->message();
+  }
+  event.access_key = std::string(scope.principal);
+  event.key_id = std::string(key_id);
+  event.key_version = version;
+  event.bucket = std::string(scope.bucket);
+  event.object = std::string(scope.key);
+  event.request = std::string(scope.request);
+  event.mode = ModeName(mode);
+  auto recorded = scope.sink->Record(event);
+  if (!recorded && error == nullptr) {
+    return tl::unexpected(Error(ErrorCode::kUnavailable,
+                                "the key use could not be audited: " + recorded.error().message())
+                              .WithReason("ServiceUnavailable"));
+  }
+  return Ok();
+}
+
+// WrapFor, audited.
+Result<Wrapped> AuditedWrap(keys::KeyRing& keys, const EncryptionRequest& request, ByteView dek,
+                            const format::ObjectId& object_id, const format::Binding& binding,
+                            const AuditScope& scope) {
+  auto wrapped = WrapFor(keys, request, dek, object_id, binding);
+  std::string key_id;
+  uint32_t version = 0;
+  if (wrapped) {
+    key_id = wrapped->key_id;
+    version = wrapped->key_version;
+  } else if (request.mode != SseMode::kCustomer) {
+    key_id = request.mode == SseMode::kKms ? request.kms_key_id : std::string(keys::kSseS3KeyId);
+  }
+  STRONGROOM_RETURN_IF_ERROR(AuditKeyUse(scope, keys::audit_op::kWrap, request.mode, key_id,
+                                         version, wrapped ? nullptr : &wrapped.error()));
+  return wrapped;
+}
+
+// UnwrapFor, audited.
+Result<crypto::SecretBytes> AuditedUnwrap(keys::KeyRing& keys, const StoredEncryption& stored,
+                                          ByteView envelope_bytes,
+                                          const format::ObjectId& object_id,
+                                          const format::Binding& binding,
+                                          const ReadAccess& access, KeyUse use,
+                                          const AuditScope& scope) {
+  auto dek = UnwrapFor(keys, stored, envelope_bytes, object_id, binding, access, use);
+  std::string key_id;
+  uint32_t version = 0;
+  if (stored.facts.mode != SseMode::kCustomer) {
+    key_id = stored.facts.mode == SseMode::kKms ? stored.facts.kms_key_id
+                                                : std::string(keys::kSseS3KeyId);
+    if (auto envelope = format::ParseEnvelope(envelope_bytes)) {
+      version = KeyRefVersion(envelope->key_id);
+    }
+  }
+  STRONGROOM_RETURN_IF_ERROR(AuditKeyUse(scope, keys::audit_op::kUnwrap, stored.facts.mode, key_id,
+                                         version, dek ? nullptr : &dek.error()));
+  return dek;
 }
 
 Result<Bytes> SealObjectAttributes(ByteView dek, const format::ObjectId& object_id,
@@ -621,7 +724,7 @@ Result<catalog::Object> GetObjectRecord(catalog::Catalog& catalog, const std::st
 // Unwraps the DEK for `access` and verifies the manifest, the attributes
 // box and the record's agreement with both.
 Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& object,
-                                const ReadAccess& access) {
+                                const ReadAccess& access, const AuditScope& scope) {
   if (object.object_id.size() != format::kObjectIdSize) {
     return DataLoss("the catalog record of " + object.bucket + "/" + object.key +
                     " has a malformed object id");
@@ -630,8 +733,8 @@ Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& obje
   format::Binding binding{object.bucket, object.key};
   OpenedRecord out;
   STRONGROOM_ASSIGN_OR_RETURN(out.stored, DecodeStoredEncryption(object.encryption));
-  STRONGROOM_ASSIGN_OR_RETURN(out.dek, UnwrapFor(keys, out.stored, object.envelope, object_id,
-                                                 binding, access, KeyUse::kRead));
+  STRONGROOM_ASSIGN_OR_RETURN(out.dek, AuditedUnwrap(keys, out.stored, object.envelope, object_id,
+                                                     binding, access, KeyUse::kRead, scope));
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes manifest_key,
                               ManifestKey(keys, out.stored, object_id, &out.dek));
   auto manifest = format::OpenManifest(object.manifest, manifest_key.reveal(), object_id, binding);
@@ -664,7 +767,8 @@ Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& obje
 // A copy onto itself: the same DEK, blobs and manifest under a new envelope,
 // new sealed attributes and the ETag of the new mode.
 Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
-                                 StoredObjectReader& reader, const WriteRequest& destination) {
+                                 StoredObjectReader& reader, const WriteRequest& destination,
+                                 keys::AuditSink* audit) {
   const catalog::Object& record = reader.record();
   format::ObjectId object_id = ToObjectId(record.object_id);
   format::Binding binding{record.bucket, record.key};
@@ -685,8 +789,10 @@ Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
     return Unimplemented("the requested checksum is not stored");
   }
 
-  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
-                              WrapFor(keys, destination.encryption, dek, object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Wrapped wrapped,
+      AuditedWrap(keys, destination.encryption, dek, object_id, binding,
+                  {audit, "CopyObject", destination.principal, record.bucket, record.key}));
   // An SSE-C multipart object keeps its manifest and so its manifest key.
   wrapped.stored.sealed_manifest_key = reader.stored().sealed_manifest_key;
 
@@ -740,8 +846,8 @@ Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
 }  // namespace
 
 ObjectStore::ObjectStore(catalog::Catalog& catalog, storage::Backend& backend,
-                         keys::KeyRing& keys)
-    : catalog_(catalog), backend_(backend), keys_(keys),
+                         keys::KeyRing& keys, keys::AuditSink* audit)
+    : catalog_(catalog), backend_(backend), keys_(keys), audit_(audit),
       leases_(std::make_unique<BlobLeases>(backend)) {}
 
 ObjectStore::~ObjectStore() = default;
@@ -815,14 +921,21 @@ Result<void> ObjectStore::DeleteBucketEncryption(const std::string& name) {
 // ------------------------------------------------------------------ objects
 
 Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSource& body) {
+  return Put(request, body, "PutObject");
+}
+
+Result<ObjectInfo> ObjectStore::Put(const WriteRequest& request, ByteSource& body,
+                                    const char* request_name) {
   STRONGROOM_RETURN_IF_ERROR(ValidateObjectKey(request.key));
   STRONGROOM_RETURN_IF_ERROR(HeadBucket(request.bucket));
   STRONGROOM_ASSIGN_OR_RETURN(format::ObjectId object_id, format::NewObjectId());
   format::Binding binding{request.bucket, request.key};
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
   // Wrapping first: a key that cannot be used fails before the body is read.
-  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
-                              WrapFor(keys_, request.encryption, dek.reveal(), object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Wrapped wrapped,
+      AuditedWrap(keys_, request.encryption, dek.reveal(), object_id, binding,
+                  {audit_, request_name, request.principal, request.bucket, request.key}));
   std::string blob_name = ObjectBlobName(object_id);
   STRONGROOM_ASSIGN_OR_RETURN(auto blob, backend_.Create(blob_name));
   STRONGROOM_ASSIGN_OR_RETURN(
@@ -842,7 +955,7 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
   object.size = encrypted.stream.plaintext_size;
   STRONGROOM_ASSIGN_OR_RETURN(object.etag, EtagFor(request.encryption.mode, dek.reveal(),
                                                    object_id, encrypted.md5));
-  object.last_modified_ms = NowMs();
+  object.last_modified_ms = request.replace_if ? request.replace_if->last_modified_ms : NowMs();
   object.owner = request.owner;
   STRONGROOM_ASSIGN_OR_RETURN(object.attributes,
                               SealObjectAttributes(dek.reveal(), object_id, binding, 0,
@@ -855,9 +968,20 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
   // The blob is durable before the catalog names it; a crash in between
   // leaves an orphan blob, removed at the next start.
   STRONGROOM_RETURN_IF_ERROR(blob->Commit());
-  auto replaced = catalog_.PutObject(object);
+  auto replaced =
+      request.replace_if
+          ? catalog_
+                .ReplaceObjectIfUnchanged(object, request.replace_if->object_id,
+                                          request.replace_if->envelope)
+                .map([](catalog::Object old) { return std::optional<catalog::Object>(std::move(old)); })
+          : catalog_.PutObject(object);
   if (!replaced) {
     (void)backend_.Delete(blob_name);
+    if (request.replace_if && (replaced.error().code() == ErrorCode::kFailedPrecondition ||
+                               replaced.error().code() == ErrorCode::kNotFound)) {
+      return S3Error(ErrorCode::kFailedPrecondition, "OperationAborted",
+                     "the object was replaced or deleted while it was rewritten");
+    }
     if (replaced.error().code() == ErrorCode::kNotFound) {
       return NoSuchBucket();
     }
@@ -872,7 +996,9 @@ Result<ObjectInfo> ObjectStore::PutObject(const WriteRequest& request, ByteSourc
 Result<ObjectInfo> ObjectStore::HeadObject(const std::string& bucket, const std::string& key,
                                            const ReadAccess& access) {
   STRONGROOM_ASSIGN_OR_RETURN(catalog::Object object, GetObjectRecord(catalog_, bucket, key));
-  STRONGROOM_ASSIGN_OR_RETURN(OpenedRecord opened, OpenRecord(keys_, object, access));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      OpenedRecord opened,
+      OpenRecord(keys_, object, access, {audit_, "HeadObject", access.principal, bucket, key}));
   return InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
                 opened.stored.facts);
 }
@@ -892,7 +1018,9 @@ Result<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std::string&
   // From here the reader owns the leases: every return releases them.
   auto reader = std::make_unique<StoredObjectReader>(std::move(*found), *leases_);
   const catalog::Object& object = reader->record();
-  STRONGROOM_ASSIGN_OR_RETURN(OpenedRecord opened, OpenRecord(keys_, object, access));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      OpenedRecord opened,
+      OpenRecord(keys_, object, access, {audit_, "GetObject", access.principal, bucket, key}));
   std::vector<uint64_t> sizes;
   for (const format::StreamInfo& stream : opened.manifest.streams) {
     sizes.push_back(format::StreamSize(stream.plaintext_size));
@@ -928,7 +1056,7 @@ Result<ObjectInfo> ObjectStore::CopyObject(ObjectReader& source, const WriteRequ
       destination.key == stored->record().key) {
     auto current = catalog_.GetObject(destination.bucket, destination.key);
     if (current && current->object_id == stored->record().object_id) {
-      auto rewrapped = RewrapInPlace(catalog_, keys_, *stored, destination);
+      auto rewrapped = RewrapInPlace(catalog_, keys_, *stored, destination, audit_);
       if (rewrapped || rewrapped.error().code() != ErrorCode::kUnimplemented) {
         return rewrapped;
       }
@@ -938,7 +1066,7 @@ Result<ObjectInfo> ObjectStore::CopyObject(ObjectReader& source, const WriteRequ
     }
   }
   STRONGROOM_ASSIGN_OR_RETURN(auto body, source.NewRangeSource(0, source.info().size));
-  return PutObject(destination, *body);
+  return Put(destination, *body, "CopyObject");
 }
 
 Result<catalog::ListObjectsPage> ObjectStore::ListObjects(
@@ -955,8 +1083,11 @@ Result<catalog::Upload> ObjectStore::CreateUpload(const WriteRequest& request) {
   STRONGROOM_ASSIGN_OR_RETURN(format::ObjectId object_id, format::NewObjectId());
   format::Binding binding{request.bucket, request.key};
   STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
-  STRONGROOM_ASSIGN_OR_RETURN(Wrapped wrapped,
-                              WrapFor(keys_, request.encryption, dek.reveal(), object_id, binding));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Wrapped wrapped,
+      AuditedWrap(keys_, request.encryption, dek.reveal(), object_id, binding,
+                  {audit_, "CreateMultipartUpload", request.principal, request.bucket,
+                   request.key}));
   if (request.encryption.mode == SseMode::kCustomer) {
     // AWS clients complete SSE-C uploads without the key: the manifest gets
     // a key of its own that the key ring can open (FORMAT.md §13.3).
@@ -1022,9 +1153,10 @@ Result<PartInfo> ObjectStore::UploadPart(const std::string& upload_id, const std
   format::ObjectId object_id = ToObjectId(upload.object_id);
   format::Binding binding{bucket, key};
   STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(upload.encryption));
-  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                              UnwrapFor(keys_, stored, upload.envelope, object_id, binding, access,
-                                        KeyUse::kUploadPart));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      crypto::SecretBytes dek,
+      AuditedUnwrap(keys_, stored, upload.envelope, object_id, binding, access,
+                    KeyUse::kUploadPart, {audit_, "UploadPart", access.principal, bucket, key}));
   STRONGROOM_ASSIGN_OR_RETURN(std::string blob_name, PartBlobName(upload.object_id, part_number));
   STRONGROOM_ASSIGN_OR_RETURN(auto blob, backend_.Create(blob_name));
   STRONGROOM_ASSIGN_OR_RETURN(
@@ -1075,8 +1207,10 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
   // given must be the upload's.
   std::optional<crypto::SecretBytes> dek;
   if (stored.facts.mode != SseMode::kCustomer || access.customer_key != nullptr) {
-    STRONGROOM_ASSIGN_OR_RETURN(dek, UnwrapFor(keys_, stored, upload.envelope, object_id, binding,
-                                               access, KeyUse::kComplete));
+    STRONGROOM_ASSIGN_OR_RETURN(
+        dek, AuditedUnwrap(keys_, stored, upload.envelope, object_id, binding, access,
+                           KeyUse::kComplete,
+                           {audit_, "CompleteMultipartUpload", access.principal, bucket, key}));
   }
   if (parts.empty()) {
     return S3Error(ErrorCode::kInvalidArgument, "MalformedXML",
@@ -1187,8 +1321,9 @@ Result<PartsPage> ObjectStore::ListParts(const std::string& upload_id, const std
   if (stored.facts.mode != SseMode::kCustomer || access.customer_key != nullptr) {
     ReadAccess for_listing = access;
     if (stored.facts.mode != SseMode::kCustomer) for_listing.customer_key = nullptr;
-    auto unwrapped = UnwrapFor(keys_, stored, upload.envelope, object_id, binding, for_listing,
-                               KeyUse::kRead);
+    auto unwrapped = AuditedUnwrap(keys_, stored, upload.envelope, object_id, binding,
+                                   for_listing, KeyUse::kRead,
+                                   {audit_, "ListParts", access.principal, bucket, key});
     if (unwrapped) {
       dek = std::move(*unwrapped);
     } else if (unwrapped.error().code() == ErrorCode::kDataLoss) {

@@ -23,6 +23,14 @@
 // encryption facts (mode, KMS key id, encryption context). The ETag is the
 // plaintext MD5 only for SSE-S3; for SSE-KMS and SSE-C it is derived from
 // it under the DEK and reveals nothing.
+//
+// Audit (keys/audit.h): with an AuditSink, every DEK wrap (PutObject,
+// CopyObject, CreateMultipartUpload) and unwrap (GetObject/HeadObject,
+// UploadPart, CompleteMultipartUpload, ListParts) is recorded with the
+// caller's access key (WriteRequest/ReadAccess::principal), the key id and
+// version, the mode, bucket, object and result; failed uses too. A use that
+// succeeded but cannot be recorded fails the call (kUnavailable,
+// ServiceUnavailable): no key is used without a trace.
 
 #include <cstdint>
 #include <functional>
@@ -37,6 +45,7 @@
 #include "base/result.h"
 #include "catalog/catalog.h"
 #include "crypto/secret_bytes.h"
+#include "keys/audit.h"
 #include "keys/key_ring.h"
 #include "storage/backend.h"
 
@@ -90,6 +99,7 @@ struct ObjectEncryption {
 struct ReadAccess {
   const CustomerKey* customer_key = nullptr;
   std::function<Result<void>(const std::string& kms_key_id)> may_use_kms_key;
+  std::string principal{};  // the caller's access key, for the audit log (s3/ sets it)
 };
 
 // A bucket's default encryption (Put/Get/DeleteBucketEncryption). The
@@ -130,6 +140,17 @@ struct WriteRequest {
   Attributes attributes;
   BodyChecks checks;
   EncryptionRequest encryption;
+  std::string principal{};  // the caller's access key, for the audit log (s3/ sets it)
+  // Rewrites by objects::KeyMaintenance (re-encryption), never S3 writes:
+  // the object is replaced only if the stored version still has this object
+  // id and envelope (else kFailedPrecondition, reason OperationAborted, and
+  // nothing changes), and keeps its last-modified time.
+  struct ReplaceCondition {
+    Bytes object_id;
+    Bytes envelope;
+    int64_t last_modified_ms = 0;
+  };
+  std::optional<ReplaceCondition> replace_if{};
 };
 
 struct PartInfo {
@@ -166,7 +187,9 @@ class ObjectReader {
 
 class ObjectStore {
  public:
-  ObjectStore(catalog::Catalog& catalog, storage::Backend& backend, keys::KeyRing& keys);
+  // `audit` (may be null: no audit trail) must outlive the store.
+  ObjectStore(catalog::Catalog& catalog, storage::Backend& backend, keys::KeyRing& keys,
+              keys::AuditSink* audit = nullptr);
   ~ObjectStore();
 
   // Buckets.
@@ -241,10 +264,13 @@ class ObjectStore {
   Result<catalog::Upload> GetUploadFor(const std::string& upload_id, const std::string& bucket,
                                        const std::string& key);
   void DeleteBlobs(const std::vector<std::string>& blobs);
+  // PutObject, recorded in the audit trail as `request`.
+  Result<ObjectInfo> Put(const WriteRequest& request, ByteSource& body, const char* request_name);
 
   catalog::Catalog& catalog_;
   storage::Backend& backend_;
   keys::KeyRing& keys_;
+  keys::AuditSink* audit_ = nullptr;
   std::unique_ptr<BlobLeases> leases_;
 };
 

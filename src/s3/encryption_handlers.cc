@@ -199,6 +199,7 @@ objects::ReadAccess ReadAccessFor(RequestContext& context,
                                   const objects::CustomerKey* customer_key) {
   objects::ReadAccess access;
   access.customer_key = customer_key;
+  access.principal = context.auth.access_key;
   access.may_use_kms_key = [policy = PolicyFor(context)](const std::string& key_id) -> Result<void> {
     if (key_id == keys::kSseS3KeyId) return Ok();
     STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo key, policy.Get(key_id));

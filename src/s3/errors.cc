@@ -39,6 +39,7 @@ const std::map<std::string, Known, std::less<>>& Table() {
       {"InvalidURI", {400, ErrorCode::kInvalidArgument}},
       {"KeyTooLongError", {400, ErrorCode::kInvalidArgument}},
       {"KMS.DisabledException", {400, ErrorCode::kFailedPrecondition}},
+      {"KMS.KMSInvalidStateException", {400, ErrorCode::kFailedPrecondition}},
       {"KMS.NotFoundException", {400, ErrorCode::kNotFound}},
       {"MalformedXML", {400, ErrorCode::kInvalidArgument}},
       {"MetadataTooLarge", {400, ErrorCode::kInvalidArgument}},

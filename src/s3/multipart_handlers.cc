@@ -44,6 +44,7 @@ Result<http::Response> Create(RequestContext& context) {
   write.bucket = address.bucket;
   write.key = address.key;
   write.owner = context.auth.access_key;
+  write.principal = context.auth.access_key;
   STRONGROOM_ASSIGN_OR_RETURN(write.attributes, RequestAttributes(context.request.headers()));
   STRONGROOM_ASSIGN_OR_RETURN(write.encryption, ResolveWriteEncryption(context, address.bucket));
   STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, context.store->CreateUpload(write));

@@ -294,6 +294,7 @@ Result<http::Response> Copy(RequestContext& context, const std::string& copy_sou
   write.bucket = address.bucket;
   write.key = address.key;
   write.owner = context.auth.access_key;
+  write.principal = context.auth.access_key;
   STRONGROOM_ASSIGN_OR_RETURN(write.encryption, ResolveWriteEncryption(context, address.bucket));
   // A copy onto itself must change something: the metadata (REPLACE) or
   // the encryption (any SSE or SSE-C header for the destination).
@@ -347,6 +348,7 @@ Result<http::Response> Put(RequestContext& context) {
   write.bucket = address.bucket;
   write.key = address.key;
   write.owner = context.auth.access_key;
+  write.principal = context.auth.access_key;
   STRONGROOM_ASSIGN_OR_RETURN(write.attributes, AttributesFrom(headers));
   STRONGROOM_ASSIGN_OR_RETURN(auto body, VerifiedBody(context));
   STRONGROOM_ASSIGN_OR_RETURN(write.checks, BodyChecksFor(context, body.get()));

@@ -156,6 +156,35 @@ http::Response Service::Handle(http::Request& request) {
       context.operation = "Sealed";
       return tl::unexpected(MakeError("ServiceUnavailable", kSealedMessage));
     }
+    if (view.raw_path == "/_strongroom/status" && impl_->options.admin_status) {
+      // Key-management status (seal state, providers, objects per key
+      // version, jobs) for admin users, signed like any S3 request.
+      context.operation = "AdminStatus";
+      if (!aws::HasCredentials(view)) {
+        return tl::unexpected(MakeError("AccessDenied", "Access Denied"));
+      }
+      aws::VerifyOptions verify;
+      verify.region = impl_->options.region;
+      STRONGROOM_ASSIGN_OR_RETURN(
+          context.auth,
+          aws::Authenticate(
+              view, std::chrono::system_clock::now(),
+              [&](std::string_view access_key) { return impl_->users.Secret(access_key); },
+              verify));
+      STRONGROOM_ASSIGN_OR_RETURN(bool admin, impl_->users.IsAdmin(context.auth.access_key));
+      if (request.method() != "GET") {
+        return tl::unexpected(MakeError("MethodNotAllowed",
+                                        "The specified method is not allowed against this resource."));
+      }
+      if (!admin) {
+        return tl::unexpected(MakeError("AccessDenied", "Access Denied"));
+      }
+      STRONGROOM_ASSIGN_OR_RETURN(std::string json, impl_->options.admin_status());
+      http::Response ok;
+      ok.body = std::move(json);
+      ok.headers.Set("Content-Type", "application/json");
+      return ok;
+    }
     STRONGROOM_ASSIGN_OR_RETURN(
         context.address,
         ParseAddress(target, request.headers().Get("Host").value_or(""), impl_->options.domain));

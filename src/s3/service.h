@@ -32,6 +32,9 @@ struct ServiceOptions {
   // SSE-C and SSE-KMS need TLS (as on AWS); this allows them over plain
   // HTTP from a loopback peer (--allow-insecure-sse-on-loopback).
   bool allow_insecure_sse_on_loopback = false;
+  // GET /_strongroom/status for admin users: the JSON key-management status
+  // (server/status.h). Unset: the path is not special.
+  std::function<Result<std::string>()> admin_status;
 };
 
 class Service {

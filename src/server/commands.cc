@@ -24,11 +24,18 @@
 #include "keys/key_directory.h"
 #include "keys/local/dev_root.h"
 #include "keys/passphrase/passphrase_root.h"
+#include "keys/provider_root/provider_root.h"
+#include "keys/shamir/shamir_root.h"
 #include "objects/object_store.h"
 #include "s3/metrics.h"
 #include "s3/service.h"
 #include "s3/users.h"
+#include "server/audit_log.h"
 #include "server/control.h"
+#include "server/providers.h"
+#include "server/jobs.h"
+#include "server/lifecycle_commands.h"
+#include "server/status.h"
 #include "storage/local/local_backend.h"
 
 namespace strongroom::server {
@@ -47,6 +54,7 @@ struct Stack {
   std::unique_ptr<s3::UserDirectory> users;
   std::unique_ptr<storage::LocalBackend> backend;  // serve only
   std::unique_ptr<objects::ObjectStore> store;     // serve only
+  std::unique_ptr<keys::AuditSink> audit;          // the key audit log, once opened
 };
 
 bool Exists(const std::string& path) {
@@ -62,6 +70,9 @@ std::string DevRootPath(const ServerSettings& settings) {
 }
 std::string SealedRootPath(const ServerSettings& settings) {
   return settings.key_dir + "/" + kSealedRootFile;
+}
+std::string ShamirRootPath(const ServerSettings& settings) {
+  return settings.key_dir + "/" + keys::kShamirRootFile;
 }
 std::string ControlPath(const ServerSettings& settings) {
   return settings.data_dir + "/" + kControlSocketName;
@@ -91,15 +102,19 @@ Result<Stack> OpenCatalog(const ServerSettings& settings, bool create) {
   }
   STRONGROOM_ASSIGN_OR_RETURN(stack.catalog, catalog::Catalog::Open(CatalogPath(settings)));
   stack.directory = std::make_unique<keys::KeyDirectory>(*stack.catalog);
-  stack.keys = std::make_unique<keys::KeyHierarchy>(*stack.directory);
+  stack.keys = std::make_unique<keys::KeyHierarchy>(*stack.directory, KekCacheOptionsOf(settings));
   stack.users = std::make_unique<s3::UserDirectory>(*stack.catalog, *stack.keys);
   return stack;
 }
 
+// The object store audits every key use (server/audit_log.h).
 Result<void> OpenStorage(const ServerSettings& settings, Stack& stack) {
   STRONGROOM_ASSIGN_OR_RETURN(stack.backend, storage::LocalBackend::Create(settings.data_dir));
-  stack.store =
-      std::make_unique<objects::ObjectStore>(*stack.catalog, *stack.backend, *stack.keys);
+  if (!stack.audit) {
+    STRONGROOM_ASSIGN_OR_RETURN(stack.audit, OpenAuditLog(settings));
+  }
+  stack.store = std::make_unique<objects::ObjectStore>(*stack.catalog, *stack.backend,
+                                                       *stack.keys, stack.audit.get());
   return Ok();
 }
 
@@ -116,6 +131,16 @@ std::string NoKeyringMessage(const ServerSettings& settings) {
 
 // Development mode must not silently replace a sealed keyring's root key.
 Result<void> CheckDevMode(const ServerSettings& settings) {
+  if (keys::ShamirRootExists(settings.key_dir) && !Exists(DevRootPath(settings))) {
+    return FailedPrecondition("'" + settings.key_dir + "' holds a Shamir keyring (" +
+                              keys::kShamirRootFile + "): development mode would use another "
+                              "root key; drop --dev (and dev = true) and unseal with shares");
+  }
+  if (keys::ProviderRootExists(settings.key_dir) && !Exists(DevRootPath(settings))) {
+    return FailedPrecondition("'" + settings.key_dir + "' holds a keyring wrapped by a key "
+                              "provider (" + keys::kProviderRootFile + "): development mode "
+                              "would use another root key; drop --dev (and dev = true)");
+  }
   if (keys::SealedRootExists(settings.key_dir) && !Exists(DevRootPath(settings))) {
     return FailedPrecondition("'" + settings.key_dir + "' holds a sealed keyring (" +
                               kSealedRootFile + "): development mode would use another root "
@@ -144,6 +169,15 @@ Result<std::optional<crypto::SecretBytes>> LoadRoot(const ServerSettings& settin
     STRONGROOM_RETURN_IF_ERROR(MakeDirectory(settings.key_dir));
     STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes root,
                                 keys::LoadOrCreateDevRoot(settings.key_dir, dev_created));
+    return std::optional<crypto::SecretBytes>(std::move(root));
+  }
+  if (keys::ShamirRootExists(settings.key_dir)) {
+    // Only K shares open it, and they come through `strongroom unseal`.
+    return std::optional<crypto::SecretBytes>();
+  }
+  if (keys::ProviderRootExists(settings.key_dir)) {
+    // Unattended: the key provider unwraps it (server/providers.h).
+    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes root, OpenRootWithProvider(settings));
     return std::optional<crypto::SecretBytes>(std::move(root));
   }
   if (!keys::SealedRootExists(settings.key_dir)) {
@@ -240,9 +274,135 @@ void PrintCredentials(const std::string& access, const std::string& generated_se
   std::printf("  export AWS_DEFAULT_REGION=%s\n", region.c_str());
 }
 
+// Writes "<prefix><secret>\n" to standard output with write(2), so the
+// secret passes through no stdio buffer that outlives it.
+void WriteSecretLine(const std::string& prefix, const crypto::SecretBytes& secret) {
+  std::fflush(stdout);
+  crypto::SecretBytes line(prefix.size() + secret.size() + 1);
+  std::copy(prefix.begin(), prefix.end(), line.mutable_reveal().begin());
+  std::copy(secret.reveal().begin(), secret.reveal().end(),
+            line.mutable_reveal().begin() + static_cast<long>(prefix.size()));
+  line.mutable_reveal()[line.size() - 1] = '\n';
+  ByteView rest = line.reveal();
+  while (!rest.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    rest = rest.subspan(static_cast<size_t>(n));
+  }
+}
+
+// The rest of `init --shares N --threshold K` once the catalog is ready:
+// the split root key, root.shamir, the first admin, the shares printed once.
+Result<void> InitWithShares(const ServerSettings& settings, const InitOptions& options,
+                            Stack& stack) {
+  STRONGROOM_ASSIGN_OR_RETURN(
+      keys::NewShamirRoot created,
+      keys::CreateShamirRoot(settings.key_dir, options.shares, options.threshold));
+  // From here on a failure removes the new keyring, so init can be rerun.
+  auto undo = [&](Error error) -> Result<void> {
+    ::unlink(ShamirRootPath(settings).c_str());
+    return tl::unexpected(error.WithContext("init failed, keyring removed"));
+  };
+  if (auto unsealed = stack.keys->Unseal(std::move(created.root)); !unsealed) {
+    return undo(unsealed.error());
+  }
+  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
+  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
+  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
+  if (!admin) return undo(admin.error());
+
+  keys::AuditEvent event;
+  event.operation = keys::audit_op::kInit;
+  event.actor = LocalActor();
+  event.method = "shamir";
+  event.details = {{"shares", std::to_string(options.shares)},
+                   {"threshold", std::to_string(options.threshold)},
+                   {"key_check", HexEncode(created.info.key_check)}};
+  RecordOrWarn(stack.audit.get(), event);
+
+  std::printf("initialised the keyring: %s (root key split into %u Shamir shares, any %u of "
+              "which unseal it; only what verifies the root key is stored)\n",
+              ShamirRootPath(settings).c_str(), options.shares, options.threshold);
+  std::printf("catalog: %s\n", CatalogPath(settings).c_str());
+  std::printf("\nThe %u shares are shown only now. Give each to a different person and keep no\n"
+              "copy here: any %u of them unseal the server, fewer reveal nothing. The last field\n"
+              "of each share is its checksum, so a mistyped share is refused.\n",
+              options.shares, options.threshold);
+  for (size_t i = 0; i < created.shares.size(); ++i) {
+    ByteView text = created.shares[i].reveal();
+    std::string checksum(AsChars(text.subspan(text.size() - 8)));
+    WriteSecretLine("  share " + std::to_string(i + 1) + " of " +
+                        std::to_string(options.shares) + " (checksum " + checksum + "): ",
+                    created.shares[i]);
+  }
+  std::printf("\nAdmin access key (%s):\n",
+              given_secret.empty() ? "the secret is shown only now"
+                                   : "the secret from STRONGROOM_SECRET_KEY");
+  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
+                   settings.region);
+  std::printf("\nStart the server (it starts sealed), then unseal it with %u shares:\n"
+              "  strongroom serve --data-dir %s --key-dir %s\n"
+              "  strongroom unseal --data-dir %s --share-file -     (one share per line)\n",
+              options.threshold, settings.data_dir.c_str(), settings.key_dir.c_str(),
+              settings.data_dir.c_str());
+  std::fflush(stdout);
+  return Ok();
+}
+
+// The rest of `init --root-provider ID` once the catalog is ready: the root
+// key wrapped by the provider in root.provider, the first admin.
+Result<void> InitWithProvider(const ServerSettings& settings, const InitOptions& options,
+                              Stack& stack) {
+  STRONGROOM_ASSIGN_OR_RETURN(auto providers, ProviderRegistry::Create(settings.providers));
+  std::string key_name;
+  STRONGROOM_ASSIGN_OR_RETURN(
+      crypto::SecretBytes root,
+      CreateRootWithProvider(settings, *providers, options.root_provider, options.provider_key,
+                             &key_name));
+  std::string path = settings.key_dir + "/" + keys::kProviderRootFile;
+  // From here on a failure removes the new keyring, so init can be rerun.
+  auto undo = [&](Error error) -> Result<void> {
+    ::unlink(path.c_str());
+    return tl::unexpected(error.WithContext("init failed, keyring removed"));
+  };
+  if (auto unsealed = stack.keys->Unseal(std::move(root)); !unsealed) {
+    return undo(unsealed.error());
+  }
+  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
+  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
+  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
+  if (!admin) return undo(admin.error());
+
+  keys::AuditEvent event;
+  event.operation = keys::audit_op::kInit;
+  event.actor = LocalActor();
+  event.method = "provider:" + options.root_provider;
+  event.details = {{"provider", options.root_provider}, {"provider_key", key_name}};
+  RecordOrWarn(stack.audit.get(), event);
+
+  std::printf("initialised the keyring: %s (root key wrapped by key provider '%s', key '%s';\n"
+              "only the wrapped root key is stored)\n",
+              path.c_str(), options.root_provider.c_str(), key_name.c_str());
+  std::printf("catalog: %s\n", CatalogPath(settings).c_str());
+  std::printf("\nAdmin access key (%s):\n",
+              given_secret.empty() ? "the secret is shown only now"
+                                   : "the secret from STRONGROOM_SECRET_KEY");
+  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
+                   settings.region);
+  std::printf("\nStart the server with the same config file; it asks the provider to unwrap the\n"
+              "root key, no passphrase needed (if the provider is down it starts sealed and\n"
+              "unseals itself once the provider answers):\n"
+              "  strongroom serve --config CONFIG --data-dir %s --key-dir %s\n",
+              settings.data_dir.c_str(), settings.key_dir.c_str());
+  std::fflush(stdout);
+  return Ok();
+}
+
 }  // namespace
 
-Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& passphrase) {
+Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& passphrase,
+                     const InitOptions& options) {
   if (settings.dev) {
     return FailedPrecondition(
         "the configuration sets dev = true: development mode needs no init (remove it to use "
@@ -251,6 +411,27 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
   if (keys::SealedRootExists(settings.key_dir)) {
     return AlreadyExists("a keyring already exists in '" + settings.key_dir + "' (" +
                          kSealedRootFile + "); nothing was changed");
+  }
+  if (keys::ShamirRootExists(settings.key_dir)) {
+    return AlreadyExists("a keyring already exists in '" + settings.key_dir + "' (" +
+                         keys::kShamirRootFile + "); nothing was changed");
+  }
+  if (keys::ProviderRootExists(settings.key_dir)) {
+    return AlreadyExists("a keyring already exists in '" + settings.key_dir + "' (" +
+                         keys::kProviderRootFile + "); nothing was changed");
+  }
+  const bool shamir = options.shares > 0 || options.threshold > 0;
+  if (shamir && !options.root_provider.empty()) {
+    return InvalidArgument("--shares and --root-provider exclude each other");
+  }
+  if (options.root_provider.empty() && !options.provider_key.empty()) {
+    return InvalidArgument("--provider-key needs --root-provider");
+  }
+  if (shamir && (options.threshold < 2 || options.threshold > options.shares ||
+                 options.shares > keys::shamir::kMaxShares)) {
+    return InvalidArgument("--shares N --threshold K need 2 <= K <= N <= 255 (got K = " +
+                           std::to_string(options.threshold) + ", N = " +
+                           std::to_string(options.shares) + ")");
   }
   if (Exists(DevRootPath(settings))) {
     return AlreadyExists("'" + settings.key_dir + "' holds a development key (" + kDevRootFile +
@@ -266,6 +447,9 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
                               "nothing was changed (use a new data directory)");
   }
   STRONGROOM_RETURN_IF_ERROR(stack.directory->EnsureBuiltinKeys());
+  STRONGROOM_ASSIGN_OR_RETURN(stack.audit, OpenAuditLog(settings));
+  if (shamir) return InitWithShares(settings, options, stack);
+  if (!options.root_provider.empty()) return InitWithProvider(settings, options, stack);
 
   STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> secret, passphrase());
   bool generated = !secret.has_value();
@@ -290,6 +474,11 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
   std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
   auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
   if (!admin) return undo(admin.error());
+  keys::AuditEvent event;
+  event.operation = keys::audit_op::kInit;
+  event.actor = LocalActor();
+  event.method = "passphrase";
+  RecordOrWarn(stack.audit.get(), event);
 
   std::printf("initialised the keyring: %s (root key sealed by the passphrase, Argon2id)\n",
               SealedRootPath(settings).c_str());
@@ -317,8 +506,19 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
 Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& passphrase) {
   // First the root key: a passphrase prompt must still be interruptible.
   bool dev_created = false;
-  STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> root,
-                              LoadRoot(settings, passphrase, &dev_created));
+  // A keyring wrapped by a key provider is unwrapped below, with no human
+  // input, by a ProviderUnsealer (server/providers.h).
+  const bool by_provider = !settings.dev && keys::ProviderRootExists(settings.key_dir);
+  std::optional<crypto::SecretBytes> root;
+  if (!by_provider) {
+    STRONGROOM_ASSIGN_OR_RETURN(root, LoadRoot(settings, passphrase, &dev_created));
+  }
+  // A Shamir keyring starts sealed and collects shares over the control socket.
+  std::unique_ptr<keys::ShareCollector> shares;
+  if (!settings.dev && keys::ShamirRootExists(settings.key_dir)) {
+    STRONGROOM_ASSIGN_OR_RETURN(keys::ShamirRootInfo info, keys::ReadShamirRoot(settings.key_dir));
+    shares = std::make_unique<keys::ShareCollector>(info);
+  }
 
   // Signals go to one thread that turns them into a graceful stop. Blocked
   // before any thread starts, so every thread inherits the mask.
@@ -328,12 +528,56 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // The key providers, before the stack that uses them (and outliving it).
+  auto say = [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  STRONGROOM_ASSIGN_OR_RETURN(auto providers, ProviderRegistry::Create(settings.providers, say));
   STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/true));
+  stack.keys->SetProviders(providers->Lookup());
+  // Expired KEKs are dropped (and wiped) even while nobody asks for them.
+  stack.keys->kek_cache().StartSweeper(std::clamp<std::chrono::milliseconds>(
+      KekCacheOptionsOf(settings).ttl / 2, std::chrono::milliseconds(100),
+      std::chrono::milliseconds(5000)));
   STRONGROOM_RETURN_IF_ERROR(OpenStorage(settings, stack));
   STRONGROOM_RETURN_IF_ERROR(stack.directory->EnsureBuiltinKeys());
+  keys::AuditSink* audit = stack.audit.get();
   if (root) {
     STRONGROOM_RETURN_IF_ERROR(stack.keys->Unseal(std::move(*root)));
     root.reset();
+    keys::AuditEvent event;
+    event.operation = keys::audit_op::kUnseal;
+    event.actor = "server";
+    event.method = settings.dev ? "dev" : "passphrase";
+    event.details = {{"via", "start"}};
+    RecordOrWarn(audit, event);
+  }
+  // A provider keyring: unwrapped now, or (the provider cannot be reached)
+  // by retries in the background while the server answers 503.
+  std::unique_ptr<ProviderUnsealer> provider_unsealer;
+  if (by_provider) {
+    STRONGROOM_ASSIGN_OR_RETURN(keys::ProviderRootInfo info,
+                                keys::ReadProviderRoot(settings.key_dir));
+    STRONGROOM_ASSIGN_OR_RETURN(keys::KeyProvider * provider, providers->Require(info.provider));
+    std::string method = "provider:" + info.provider;
+    keys::KeyHierarchy* ring = stack.keys.get();
+    auto install = [ring, audit, method](crypto::SecretBytes key) -> Result<void> {
+      auto unsealed = ring->Unseal(std::move(key));
+      if (!unsealed && unsealed.error().code() == ErrorCode::kFailedPrecondition) return Ok();
+      STRONGROOM_RETURN_IF_ERROR(unsealed);
+      keys::AuditEvent event;
+      event.operation = keys::audit_op::kUnseal;
+      event.actor = "server";
+      event.method = method;
+      event.details = {{"via", "start"}};
+      RecordOrWarn(audit, event);
+      return Ok();
+    };
+    provider_unsealer =
+        std::make_unique<ProviderUnsealer>(std::move(info), *provider, install, say);
+    STRONGROOM_ASSIGN_OR_RETURN(bool unsealed_now, provider_unsealer->TryOnce());
+    if (!unsealed_now) provider_unsealer->StartRetrying();
   }
   STRONGROOM_ASSIGN_OR_RETURN(size_t temporaries, stack.backend->CleanTemporaryFiles());
   STRONGROOM_ASSIGN_OR_RETURN(size_t orphans, stack.store->CleanOrphanBlobs());
@@ -363,17 +607,120 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
   keys::KeyHierarchy& hierarchy = *stack.keys;
   ControlHandlers control_handlers;
   control_handlers.sealed = [&hierarchy] { return hierarchy.sealed(); };
-  control_handlers.unseal = [&hierarchy,
-                             &settings](crypto::SecretBytes secret) -> Result<bool> {
+  // Every unseal and every failed try is audited (never the passphrase or a share).
+  auto record_unseal = [audit](const char* method, const Error* error) {
+    keys::AuditEvent event;
+    event.operation = keys::audit_op::kUnseal;
+    event.actor = "server";
+    event.method = method;
+    event.details = {{"via", "control socket"}};
+    if (error != nullptr) {
+      event.ok = false;
+      event.error = error->message();
+    }
+    RecordOrWarn(audit, event);
+  };
+  const bool by_shares = shares != nullptr;
+  control_handlers.unseal = [&hierarchy, &settings, by_shares, by_provider,
+                             record_unseal](crypto::SecretBytes secret) -> Result<bool> {
     if (!hierarchy.sealed()) return false;
-    STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes key, OpenRoot(settings, secret));
-    auto unsealed = hierarchy.Unseal(std::move(key));
+    if (by_shares) {
+      return FailedPrecondition("this keyring is unsealed with Shamir shares, not a passphrase: "
+                                "strongroom unseal --share SHARE (or --share-file FILE)");
+    }
+    if (by_provider) {
+      return FailedPrecondition("this keyring is unwrapped by its key provider, not a "
+                                "passphrase: the server unseals itself once the provider answers");
+    }
+    auto key = OpenRoot(settings, secret);
+    if (!key) {
+      record_unseal("passphrase", &key.error());
+      return tl::unexpected(key.error());
+    }
+    auto unsealed = hierarchy.Unseal(std::move(*key));
     if (!unsealed && unsealed.error().code() == ErrorCode::kFailedPrecondition) return false;
     STRONGROOM_RETURN_IF_ERROR(unsealed);
+    record_unseal("passphrase", nullptr);
     std::printf("unsealed through the control socket: serving requests\n");
     std::fflush(stdout);
     return true;
   };
+  if (by_shares) {
+    keys::ShareCollector& collector = *shares;
+    control_handlers.share = [&hierarchy, &collector, audit,
+                              record_unseal](crypto::SecretBytes text) -> Result<ShareAnswer> {
+      ShareAnswer answer;
+      if (!hierarchy.sealed()) {
+        answer.unsealed = answer.already = true;
+        return answer;
+      }
+      auto progress = collector.Add(text.reveal());
+      keys::AuditEvent event;
+      event.operation = keys::audit_op::kUnsealShare;
+      event.actor = "server";
+      event.method = "shamir";
+      if (!progress) {
+        event.ok = false;
+        event.error = progress.error().message();
+        event.details = {{"received", std::to_string(collector.received())},
+                         {"threshold", std::to_string(collector.threshold())}};
+        RecordOrWarn(audit, event);
+        if (progress.error().code() == ErrorCode::kUnauthenticated) {
+          record_unseal("shamir", &progress.error());
+        }
+        return tl::unexpected(progress.error());
+      }
+      event.details = {{"share", std::to_string(progress->x)},
+                       {"received", std::to_string(progress->received)},
+                       {"threshold", std::to_string(progress->threshold)}};
+      RecordOrWarn(audit, event);
+      if (!progress->root) {
+        answer.received = progress->received;
+        answer.threshold = progress->threshold;
+        return answer;
+      }
+      auto unsealed = hierarchy.Unseal(std::move(*progress->root));
+      answer.unsealed = true;
+      if (!unsealed && unsealed.error().code() == ErrorCode::kFailedPrecondition) {
+        answer.already = true;
+        return answer;
+      }
+      STRONGROOM_RETURN_IF_ERROR(unsealed);
+      record_unseal("shamir", nullptr);
+      std::printf("unsealed with %u Shamir shares through the control socket: serving "
+                  "requests\n", progress->threshold);
+      std::fflush(stdout);
+      return answer;
+    };
+  }
+  // Key lifecycle: background jobs (rewrap, re-encryption) resumed once
+  // unsealed, the sweep of due key destructions, and their control commands.
+  objects::KeyMaintenance maintenance(*stack.catalog, hierarchy, *stack.store, audit);
+  JobRunnerOptions job_options;
+  job_options.on_destroyed = [audit](const std::string& key_id) {
+    std::printf("key %s destroyed (its pending window ended): its objects are crypto-shredded\n",
+                key_id.c_str());
+    std::fflush(stdout);
+    keys::AuditEvent event;
+    event.operation = keys::audit_op::kKeyDestroy;
+    event.actor = "server";
+    event.key_id = key_id;
+    event.details = {{"phase", "shredded"}};
+    RecordOrWarn(audit, event);
+  };
+  JobRunner jobs(*stack.catalog, *stack.directory, hierarchy, maintenance, job_options);
+  AdminServices admin{stack.catalog.get(), stack.directory.get(), &hierarchy, &jobs, {}};
+  admin.providers = [&providers] {
+    std::vector<ProviderStatus> out;
+    for (const ProviderRegistry::Health& health : providers->CheckHealth()) {
+      out.push_back({health.id, health.ok ? "ok" : "unavailable", health.message});
+    }
+    return out;
+  };
+  control_handlers.command = [&admin](std::string_view line) {
+    return HandleAdminCommand(line, admin);
+  };
+  jobs.Start();
   STRONGROOM_ASSIGN_OR_RETURN(auto control,
                               ControlServer::Start(ControlPath(settings), control_handlers));
 
@@ -385,6 +732,11 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
   service_options.sealed = [&hierarchy] { return hierarchy.sealed(); };
   service_options.key_directory = stack.directory.get();
   service_options.allow_insecure_sse_on_loopback = settings.allow_insecure_sse_on_loopback;
+  service_options.admin_status = [&admin]() -> Result<std::string> {
+    std::optional<std::string> json = HandleAdminCommand("STATUS JSON", admin);
+    if (!json) return Internal("status is not available");
+    return *json;
+  };
   s3::Service service(*stack.store, *stack.users, metrics, service_options);
 
   STRONGROOM_ASSIGN_OR_RETURN(auto listen, SplitListen(settings.listen));
@@ -408,12 +760,36 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
   std::printf("strongroom 0.1.0 listening on %s\n", endpoint.c_str());
   std::printf("data: %s   keys: %s   access log: %s\n", settings.data_dir.c_str(),
               settings.key_dir.c_str(), log_path.c_str());
+  if (!providers->ids().empty()) {
+    std::printf("key providers: %s   KEK cache: %u s, %u entries\n",
+                Join(providers->ids(), ", ").c_str(), settings.kek_cache_ttl,
+                settings.kek_cache_entries);
+  }
   if (settings.dev) {
     std::printf(
         "WARNING: DEVELOPMENT KEY MODE (--dev): the root key is kept in clear in %s\n"
         "         on this machine%s. Anyone who can read it and the data directory can decrypt\n"
         "         everything. For real data use a sealed keyring: strongroom init.\n",
         DevRootPath(settings).c_str(), dev_created ? " (created now)" : "");
+  } else if (hierarchy.sealed() && by_shares) {
+    std::printf(
+        "SEALED: the root key is split into Shamir shares; every S3 request answers 503\n"
+        "        ServiceUnavailable until %u of them are given (one per person, each run):\n"
+        "  strongroom unseal --data-dir %s --share-file -      (reads shares, one per line)\n"
+        "  strongroom unseal --data-dir %s --share SHARE\n",
+        shares->threshold(), settings.data_dir.c_str(), settings.data_dir.c_str());
+  } else if (provider_unsealer && hierarchy.sealed()) {
+    std::printf(
+        "SEALED: key provider '%s' cannot be reached yet, so every S3 request answers 503\n"
+        "        ServiceUnavailable. Retrying in the background; the server unseals itself\n"
+        "        once the provider answers (no human input needed).\n",
+        provider_unsealer->info().provider.c_str());
+  } else if (provider_unsealer) {
+    std::printf("keyring: %s/%s, unsealed by key provider '%s' (key '%s'); the root key is held\n"
+                "         only in memory\n",
+                settings.key_dir.c_str(), keys::kProviderRootFile,
+                provider_unsealer->info().provider.c_str(),
+                provider_unsealer->info().key_name.c_str());
   } else if (hierarchy.sealed()) {
     std::printf(
         "SEALED: no passphrase was given, so the keyring stays sealed and every S3 request\n"
@@ -449,6 +825,7 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   control->Stop();
+  jobs.Stop();  // a running job stays "running" and resumes at the next start
   std::printf("stopped\n");
   return Ok();
 }
@@ -495,6 +872,12 @@ Result<void> RunUserAdd(const ServerSettings& settings, const PassphraseSource& 
                         const std::string& access_key, const std::string& secret_key,
                         bool admin) {
   STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
+  if (!settings.dev && keys::ShamirRootExists(settings.key_dir)) {
+    return FailedPrecondition(
+        "adding a user seals its secret under the root key, and the root key of a Shamir "
+        "keyring exists only in the running server once unsealed; `user add` cannot open it "
+        "(not supported yet)");
+  }
   bool dev_created = false;
   STRONGROOM_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> root,
                               LoadRoot(settings, passphrase, &dev_created));
@@ -533,9 +916,7 @@ Result<void> RunUserRemove(const ServerSettings& settings, const std::string& ac
 
 namespace {
 
-const char* StateName(keys::KeyState state) {
-  return state == keys::KeyState::kEnabled ? "enabled" : "disabled";
-}
+const char* StateName(keys::KeyState state) { return keys::KeyStateName(state); }
 
 std::string AliasesText(const keys::KeyInfo& info) {
   return info.aliases.empty() ? "-" : Join(info.aliases, ",");
@@ -574,21 +955,43 @@ std::string FullAlias(const std::string& alias) {
 
 }  // namespace
 
-Result<void> RunKey(const ServerSettings& settings, const KeyCommand& command) {
+// RunKey without the audit record (RunKey below adds it).
+static Result<void> RunKeyAction(const ServerSettings& settings, const KeyCommand& command) {
   using Action = KeyCommand::Action;
   STRONGROOM_ASSIGN_OR_RETURN(Stack stack, OpenCatalog(settings, /*create=*/false));
   keys::KeyDirectory& directory = *stack.directory;
+  if (command.action == Action::kCreate && !command.provider.empty() &&
+      command.provider != keys::kRootProvider) {
+    // Provider-backed: the provider wraps every version's KEK (server/providers.h).
+    STRONGROOM_ASSIGN_OR_RETURN(
+        keys::KeyInfo info,
+        CreateProviderBackedKey(settings, directory, command.key, command.description,
+                                command.provider, command.provider_key));
+    std::printf("created key %s, its KEKs wrapped by key provider '%s' (key '%s')\n",
+                Describe(info).c_str(), info.provider.c_str(), info.provider_key.c_str());
+    return Ok();
+  }
   if (command.action == Action::kCreate) {
+    if (!command.provider_key.empty()) {
+      return InvalidArgument("--provider-key needs --provider kmip|pkcs11|tpm");
+    }
     STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info,
                                 directory.Create(command.key, command.description));
     std::printf("created key %s\n", Describe(info).c_str());
     return Ok();
   }
   if (command.action == Action::kList) {
+    (void)directory.DestroyDueKeys();  // a key whose window ended is listed as destroyed
     STRONGROOM_ASSIGN_OR_RETURN(auto keys, directory.List());
     PrintKeyTable(keys);
+    PrintKeyLifecycleNotes(*stack.catalog, keys);
     return Ok();
   }
+  if (command.action == Action::kRotate || command.action == Action::kRewrap ||
+      command.action == Action::kDestroy || command.action == Action::kCancelDestroy) {
+    return RunKeyLifecycle(settings, *stack.catalog, directory, command);
+  }
+  if (command.action == Action::kDescribe) (void)directory.DestroyDueKeys();
   STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info, directory.Resolve(command.key));
   switch (command.action) {
     case Action::kDescribe: {
@@ -599,13 +1002,16 @@ Result<void> RunKey(const ServerSettings& settings, const KeyCommand& command) {
       std::printf("version:      %u\n", info.current_version);
       std::printf("managed by:   %s\n",
                   info.aws_managed ? "AWS (the default aws:kms key)" : "customer");
-      std::printf("provider:     %s\n", info.provider.c_str());
+      std::printf("provider:     %s%s\n", info.provider.c_str(),
+                  info.provider_key.empty() ? ""
+                                            : (" (key '" + info.provider_key + "')").c_str());
       std::printf("created:      %s\n", FormatTime(info.created_ms).c_str());
       std::printf("description:  %s\n", info.description.c_str());
       std::printf("grantees:     %s\n",
                   info.aws_managed ? "every access key (no grant needed)"
                   : grantees.empty() ? "none (admin access keys only)"
                                      : Join(grantees, ", ").c_str());
+      PrintKeyUsage(*stack.catalog, info);
       return Ok();
     }
     case Action::kEnable:
@@ -655,6 +1061,44 @@ Result<void> RunKey(const ServerSettings& settings, const KeyCommand& command) {
     default:
       return Internal("unknown key command");
   }
+}
+
+// Every change to a key is audited: the log is opened first (a change that
+// could not be recorded is not made), the outcome appended after.
+Result<void> RunKey(const ServerSettings& settings, const KeyCommand& command) {
+  std::string operation = KeyAuditOperation(command);
+  if (operation.empty()) return RunKeyAction(settings, command);
+  if (!Exists(CatalogPath(settings))) return RunKeyAction(settings, command);  // its error
+  STRONGROOM_ASSIGN_OR_RETURN(auto audit, OpenAuditLog(settings));
+  Result<void> result = RunKeyAction(settings, command);
+
+  keys::AuditEvent event;
+  event.operation = operation;
+  event.actor = LocalActor();
+  event.ok = result.has_value();
+  if (!result) event.error = result.error().message();
+  // The key as it stands now (a new key: found by its alias).
+  std::string reference = command.action == KeyCommand::Action::kCreate && !command.key.empty()
+                              ? "alias/" + command.key
+                              : command.key;
+  if (auto stack = OpenCatalog(settings, /*create=*/false); stack && !reference.empty()) {
+    auto info = stack->directory->Resolve(reference);
+    if (!info) info = stack->directory->Get(reference);  // sse-s3
+    if (info) {
+      event.key_id = info->key_id;
+      event.key_version = info->current_version;
+    }
+  }
+  if (!command.key.empty()) event.details.emplace_back("key", command.key);
+  if (!command.provider.empty()) event.details.emplace_back("provider", command.provider);
+  if (!command.access_key.empty()) event.details.emplace_back("grantee", command.access_key);
+  if (!command.alias.empty()) event.details.emplace_back("alias", command.alias);
+  if (command.remove) event.details.emplace_back("remove", "true");
+  auto recorded = audit->Record(event);
+  if (!recorded && result) {
+    return tl::unexpected(recorded.error().WithContext("the change was made but not audited"));
+  }
+  return result;
 }
 
 Result<void> RunDevCert(const std::string& cert_file, const std::string& key_file,

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -227,9 +228,37 @@ void ControlServer::Serve(int connection) {
     WriteLine(connection, handlers_.sealed() ? "sealed" : "unsealed");
     return;
   }
+  constexpr std::string_view kShare = "SHARE ";
+  if (line.substr(0, kShare.size()) == kShare) {
+    Result<ShareAnswer> answer =
+        handlers_.share
+            ? handlers_.share(crypto::SecretBytes::CopyFrom(AsBytes(line.substr(kShare.size()))))
+            : Result<ShareAnswer>(FailedPrecondition(
+                  "this keyring is not unsealed with shares (use a passphrase)"));
+    if (!answer) {
+      std::this_thread::sleep_for(kFailedUnsealDelay);
+      WriteLine(connection, "ERR " + answer.error().message());
+      return;
+    }
+    if (answer->unsealed) {
+      WriteLine(connection, answer->already ? "OK already unsealed" : "OK unsealed");
+    } else {
+      WriteLine(connection, "OK " + std::to_string(answer->received) + " of " +
+                                std::to_string(answer->threshold) + " shares");
+    }
+    return;
+  }
   constexpr std::string_view kUnseal = "UNSEAL ";
   if (line.substr(0, kUnseal.size()) != kUnseal) {
-    WriteLine(connection, "ERR unknown request (expected STATUS or UNSEAL <base64>)");
+    if (handlers_.command) {
+      if (std::optional<std::string> answer = handlers_.command(line)) {
+        answer->push_back('\n');
+        WriteAll(connection, AsBytes(*answer));
+        return;
+      }
+    }
+    WriteLine(connection,
+              "ERR unknown request (expected STATUS, UNSEAL <base64> or SHARE <share>)");
     return;
   }
   std::optional<Bytes> decoded = aws::Base64Decode(line.substr(kUnseal.size()));
@@ -260,6 +289,69 @@ Result<crypto::SecretBytes> UnsealRequest(const crypto::SecretBytes& passphrase)
     return InvalidArgument("the passphrase is too long");
   }
   return request;
+}
+
+Result<crypto::SecretBytes> ShareRequest(const crypto::SecretBytes& share) {
+  constexpr std::string_view kShare = "SHARE ";
+  ByteView text = share.reveal();
+  if (text.empty()) return InvalidArgument("the share is empty");
+  if (std::find_if(text.begin(), text.end(), [](uint8_t c) { return c == '\n' || c == '\r'; }) !=
+      text.end()) {
+    return InvalidArgument("a share is one line");
+  }
+  if (kShare.size() + text.size() + 1 > kMaxControlRequest) {
+    return InvalidArgument("the share is too long");
+  }
+  crypto::SecretBytes request(kShare.size() + text.size());
+  std::memcpy(request.mutable_reveal().data(), kShare.data(), kShare.size());
+  std::memcpy(request.mutable_reveal().data() + kShare.size(), text.data(), text.size());
+  return request;
+}
+
+Result<std::string> ControlCall(const std::string& path, std::string_view request,
+                                int timeout_seconds) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return tl::unexpected(ErrnoError(errno, "cannot create a socket"));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  STRONGROOM_ASSIGN_OR_RETURN(
+      int rc, WithAddress(path, [fd](const sockaddr* a, socklen_t n) { return ::connect(fd, a, n); }));
+  if (rc != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ECONNREFUSED) {
+      return Unavailable("no strongroom server is running on this data directory (nothing "
+                         "answers at " + path + ")");
+    }
+    return tl::unexpected(ErrnoError(err, "cannot connect to " + path));
+  }
+  SetTimeouts(fd, timeout_seconds);
+  std::string line(request);
+  line.push_back('\n');
+  if (line.size() > kMaxControlRequest) return InvalidArgument("the request is too long");
+  if (!WriteAll(fd, AsBytes(line))) {
+    return Unavailable("the server at " + path + " closed the connection");
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return Unavailable("no complete answer from the server at " + path + " within " +
+                         std::to_string(timeout_seconds) + " s");
+    }
+    if (n == 0) break;
+    answer.append(buffer, static_cast<size_t>(n));
+    if (answer.size() > kMaxControlAnswer) {
+      return InvalidArgument("the answer from the server at " + path + " is too long");
+    }
+  }
+  if (answer.empty()) return Unavailable("the server at " + path + " closed the connection");
+  if (answer.back() == '\n') answer.pop_back();
+  return answer;
 }
 
 Result<std::string> ControlRequest(const std::string& path, const crypto::SecretBytes& request,

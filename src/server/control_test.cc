@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -74,6 +75,47 @@ TEST_F(ControlTest, StatusAndUnseal) {
   EXPECT_EQ(Send("STATUS").value(), "unsealed");
   EXPECT_EQ(Unseal("anything").value(), "OK already unsealed");
   EXPECT_EQ(unseal_calls_.load(), 3);
+}
+
+TEST_F(ControlTest, SharesAreCountedUntilTheThreshold) {
+  // Without a share handler (a passphrase keyring) SHARE is refused.
+  {
+    auto server = ControlServer::Start(path_, handlers_);
+    ASSERT_TRUE(server.has_value()) << server.error().ToString();
+    EXPECT_EQ(Send("SHARE srshare1-anything").value().substr(0, 4), "ERR ");
+  }
+  std::vector<std::string> received;
+  handlers_.share = [&](crypto::SecretBytes share) -> Result<ShareAnswer> {
+    std::string text(AsChars(share.reveal()));
+    if (text == "bad") return DataLoss("share 9: the checksum does not match");
+    received.push_back(text);
+    ShareAnswer answer;
+    answer.threshold = 3;
+    answer.received = static_cast<unsigned>(received.size());
+    answer.unsealed = received.size() == 3;
+    if (answer.unsealed) sealed_ = false;
+    return answer;
+  };
+  auto server = ControlServer::Start(path_, handlers_);
+  ASSERT_TRUE(server.has_value()) << server.error().ToString();
+  auto request = [&](std::string_view share) {
+    auto line = ShareRequest(Text(share));
+    EXPECT_TRUE(line.has_value());
+    return ControlRequest(path_, *line, 10).value();
+  };
+  EXPECT_EQ(request("one"), "OK 1 of 3 shares");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(request("bad"), "ERR share 9: the checksum does not match");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(950));
+  EXPECT_EQ(request("two"), "OK 2 of 3 shares");
+  EXPECT_EQ(Send("STATUS").value(), "sealed");
+  EXPECT_EQ(request("three"), "OK unsealed");
+  EXPECT_EQ(Send("STATUS").value(), "unsealed");
+  EXPECT_EQ(received, (std::vector<std::string>{"one", "two", "three"}));
+  // A share is one line of bounded length.
+  EXPECT_FALSE(ShareRequest(Text("two\nlines")).has_value());
+  EXPECT_FALSE(ShareRequest(Text("")).has_value());
+  EXPECT_FALSE(ShareRequest(Text(std::string(kMaxControlRequest, 'a'))).has_value());
 }
 
 TEST_F(ControlTest, MalformedAndOversizedRequestsAreRefused) {

@@ -51,11 +51,15 @@ Result<void> LoadConfigFile(const std::string& path, ServerSettings& settings) {
     else if (key == "region") result = text(settings.region);
     else if (key == "domain") result = text(settings.domain);
     else if (key == "access_log") result = text(settings.access_log);
+    else if (key == "audit_log") result = text(settings.audit_log);
     else if (key == "max_connections") result = number(settings.max_connections);
     else if (key == "worker_threads") result = number(settings.worker_threads);
     else if (key == "dev") result = flag(settings.dev);
     else if (key == "allow_insecure_sse_on_loopback")
       result = flag(settings.allow_insecure_sse_on_loopback);
+    else if (key == "kek_cache_ttl") result = number(settings.kek_cache_ttl);
+    else if (key == "kek_cache_entries") result = number(settings.kek_cache_entries);
+    else if (key == "provider") result = LoadProviderSettings(path, settings.providers);
     else result = InvalidArgument("config file '" + path + "': unknown key '" + key + "'");
     STRONGROOM_RETURN_IF_ERROR(result);
   }

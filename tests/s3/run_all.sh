@@ -22,7 +22,7 @@ SUITE_TIMEOUT="${SR_SUITE_TIMEOUT:-900}"
 SUITES=("$@")
 if [ ${#SUITES[@]} -eq 0 ]; then
   SUITES=(test_boto3 test_awscli test_s3cmd test_rclone test_minio_go test_bad_input test_ops
-          test_sse test_canary test_tamper)
+          test_sse test_canary test_tamper test_lifecycle test_audit)
 fi
 
 LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/sr-s3-logs-XXXXXX")"

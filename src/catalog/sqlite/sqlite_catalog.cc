@@ -122,6 +122,37 @@ CREATE TABLE kms_grants (
   PRIMARY KEY (key_id, access_key)
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // Version 3: key destruction times and the server's background jobs
+    // (rewrap, re-encryption) with their resumable cursors.
+    R"sql(
+ALTER TABLE kms_keys ADD COLUMN destroy_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE jobs (
+  job_id          TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  kind            TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  params          TEXT NOT NULL,
+  cursor          BLOB NOT NULL,
+  objects_done    INTEGER NOT NULL,
+  bytes_done      INTEGER NOT NULL,
+  objects_skipped INTEGER NOT NULL,
+  objects_failed  INTEGER NOT NULL,
+  objects_total   INTEGER NOT NULL,
+  bytes_total     INTEGER NOT NULL,
+  created_ms      INTEGER NOT NULL,
+  updated_ms      INTEGER NOT NULL,
+  finished_ms     INTEGER NOT NULL,
+  message         TEXT NOT NULL
+) STRICT;
+CREATE INDEX jobs_by_creation ON jobs (created_ms, job_id);
+)sql",
+    // Version 4: KMS keys backed by an external key provider
+    // (keys/hierarchy/provider_keks.h): the provider's key on the key, each
+    // version's KEK wrapped by it (empty: none yet, or not provider-backed).
+    R"sql(
+ALTER TABLE kms_keys ADD COLUMN provider_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE kms_key_versions ADD COLUMN wrapped BLOB NOT NULL DEFAULT x'';
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteCatalog::kSchemaVersion);
 
@@ -204,21 +235,25 @@ constexpr const char* kDeleteUser = "DELETE FROM users WHERE access_key = ?1";
 
 constexpr const char* kInsertKmsKey =
     "INSERT INTO kms_keys (key_id, description, state, current_version, created_ms, kind, "
-    "provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "provider, destroy_ms, provider_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr const char* kSelectKmsKey =
-    "SELECT key_id, description, state, current_version, created_ms, kind, provider "
-    "FROM kms_keys WHERE key_id = ?1";
+    "SELECT key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, "
+    "provider_key FROM kms_keys WHERE key_id = ?1";
 constexpr const char* kSelectKmsKeys =
-    "SELECT key_id, description, state, current_version, created_ms, kind, provider "
-    "FROM kms_keys ORDER BY created_ms, key_id";
+    "SELECT key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, "
+    "provider_key FROM kms_keys ORDER BY created_ms, rowid";
 constexpr const char* kSetKmsKeyState = "UPDATE kms_keys SET state = ?2 WHERE key_id = ?1";
 constexpr const char* kSetKmsKeyVersion =
     "UPDATE kms_keys SET current_version = ?2 WHERE key_id = ?1";
 constexpr const char* kInsertKmsKeyVersion =
-    "INSERT INTO kms_key_versions (key_id, version, salt, created_ms) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO kms_key_versions (key_id, version, salt, created_ms, wrapped) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kSelectKmsKeyVersion =
-    "SELECT key_id, version, salt, created_ms FROM kms_key_versions "
+    "SELECT key_id, version, salt, created_ms, wrapped FROM kms_key_versions "
     "WHERE key_id = ?1 AND version = ?2";
+constexpr const char* kSetKmsKeyVersionWrapped =
+    "UPDATE kms_key_versions SET wrapped = ?3 "
+    "WHERE key_id = ?1 AND version = ?2 AND length(wrapped) = 0";
 constexpr const char* kInsertKmsAlias = "INSERT INTO kms_aliases (alias, key_id) VALUES (?1, ?2)";
 constexpr const char* kSelectKmsAlias = "SELECT key_id FROM kms_aliases WHERE alias = ?1";
 constexpr const char* kDeleteKmsAlias = "DELETE FROM kms_aliases WHERE alias = ?1";
@@ -634,11 +669,16 @@ KmsKey ReadKmsKey(auto& stmt) {
   key.created_ms = stmt.Int(4);
   key.kind = stmt.Text(5);
   key.provider = stmt.Text(6);
+  key.destroy_ms = stmt.Int(7);
+  key.provider_key = stmt.Text(8);
   return key;
 }
 
 KmsKeyVersion ReadKmsKeyVersion(auto& stmt) {
-  return KmsKeyVersion{stmt.Text(0), static_cast<uint32_t>(stmt.Int(1)), stmt.Blob(2), stmt.Int(3)};
+  KmsKeyVersion version{stmt.Text(0), static_cast<uint32_t>(stmt.Int(1)), stmt.Blob(2),
+                        stmt.Int(3)};
+  version.wrapped = stmt.Blob(4);
+  return version;
 }
 
 }  // namespace
@@ -1278,7 +1318,9 @@ Result<void> SqliteCatalog::CreateKmsKey(const KmsKey& key, const KmsKeyVersion&
         .BindInt(4, key.current_version)
         .BindInt(5, key.created_ms)
         .Bind(6, key.kind)
-        .Bind(7, key.provider);
+        .Bind(7, key.provider)
+        .BindInt(8, key.destroy_ms)
+        .Bind(9, key.provider_key);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   {
@@ -1286,7 +1328,8 @@ Result<void> SqliteCatalog::CreateKmsKey(const KmsKey& key, const KmsKeyVersion&
     insert.Bind(1, key.key_id)
         .BindInt(2, first.version)
         .BindBytes(3, first.salt)
-        .BindInt(4, first.created_ms);
+        .BindInt(4, first.created_ms)
+        .BindBytes(5, first.wrapped);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   return txn.Commit();
@@ -1349,12 +1392,33 @@ Result<void> SqliteCatalog::AddKmsKeyVersion(const KmsKeyVersion& version) {
     insert.Bind(1, version.key_id)
         .BindInt(2, version.version)
         .BindBytes(3, version.salt)
-        .BindInt(4, version.created_ms);
+        .BindInt(4, version.created_ms)
+        .BindBytes(5, version.wrapped);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   {
     STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kSetKmsKeyVersion));
     STRONGROOM_RETURN_IF_ERROR(update.Bind(1, version.key_id).BindInt(2, version.version).Run());
+  }
+  return txn.Commit();
+}
+
+Result<void> SqliteCatalog::SetKmsKeyVersionWrapped(std::string_view key_id, uint32_t version,
+                                                    ByteView wrapped) {
+  std::string what = "version " + std::to_string(version) + " of KMS key " + Quote(key_id);
+  if (wrapped.empty()) return InvalidArgument(what + ": empty wrapped KEK");
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kSetKmsKeyVersionWrapped));
+    STRONGROOM_RETURN_IF_ERROR(
+        update.Bind(1, key_id).BindInt(2, version).BindBytes(3, wrapped).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsKeyVersion));
+    STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, key_id).BindInt(2, version).Step());
+    if (!row) return NotFound("no " + what);
+    return AlreadyExists(what + " has a wrapped KEK already");
   }
   return txn.Commit();
 }
@@ -1471,6 +1535,393 @@ Result<std::vector<std::string>> SqliteCatalog::KmsGrantees(std::string_view key
   STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectKmsGrantees));
   select.Bind(1, key_id);
   return CollectRows(select, ColumnText0);
+}
+
+// ------------------------------------------------------------------ key maintenance
+
+namespace {
+
+constexpr const char* kUpdateKmsKeyState =
+    "UPDATE kms_keys SET state = ?3, destroy_ms = ?4 WHERE key_id = ?1 AND state = ?2";
+constexpr const char* kDeleteKmsKeyVersions = "DELETE FROM kms_key_versions WHERE key_id = ?1";
+constexpr const char* kMarkKmsKeyDestroyed =
+    "UPDATE kms_keys SET state = 'destroyed', destroy_ms = ?2 WHERE key_id = ?1";
+
+// kek_ref filters: ?3 prefix (NULL: any), ?4 excluded kek_ref (NULL: none).
+// The kek_ref terms are expressions, so the planner walks the (bucket, key)
+// index in order instead of sorting the kek_ref index's matches.
+#define STRONGROOM_KEK_REF_FILTER                                                \
+  " AND (?3 IS NULL OR substr(COALESCE(kek_ref, ''), 1, length(?3)) = ?3)" \
+  " AND (?4 IS NULL OR COALESCE(kek_ref, '') <> ?4)"
+constexpr const char* kScanObjects =
+    "SELECT bucket, key, object_id, size, envelope, encryption, COALESCE(kek_ref, '') "
+    "FROM objects WHERE (bucket, key) > (?1, ?2)" STRONGROOM_KEK_REF_FILTER
+    " ORDER BY bucket, key LIMIT ?5";
+constexpr const char* kScanBucketObjects =
+    "SELECT bucket, key, object_id, size, envelope, encryption, COALESCE(kek_ref, '') "
+    "FROM objects WHERE bucket = ?1 AND key > ?2" STRONGROOM_KEK_REF_FILTER
+    " ORDER BY bucket, key LIMIT ?5";
+constexpr const char* kCountObjects =
+    "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE 1" STRONGROOM_KEK_REF_FILTER;
+constexpr const char* kCountBucketObjects =
+    "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE bucket = ?1"
+    STRONGROOM_KEK_REF_FILTER;
+#undef STRONGROOM_KEK_REF_FILTER
+constexpr const char* kUsageByKekRef =
+    "SELECT COALESCE(kek_ref, ''), COUNT(*), COALESCE(SUM(size), 0) FROM objects "
+    "GROUP BY 1 ORDER BY 1";
+constexpr const char* kUpdateEnvelope =
+    "UPDATE objects SET envelope = ?5, kek_ref = ?6 "
+    "WHERE bucket = ?1 AND key = ?2 AND object_id = ?3 AND envelope = ?4";
+constexpr const char* kObjectExists =
+    "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2)";
+constexpr const char* kScanUploads =
+    "SELECT upload_id, bucket, key, initiated_ms, owner, object_id, attributes, envelope, "
+    "encryption FROM uploads WHERE upload_id > ?1 ORDER BY upload_id LIMIT ?2";
+constexpr const char* kUpdateUploadEnvelope =
+    "UPDATE uploads SET envelope = ?3 WHERE upload_id = ?1 AND envelope = ?2";
+
+constexpr const char* kInsertJob =
+    "INSERT INTO jobs (job_id, kind, state, params, cursor, objects_done, bytes_done, "
+    "objects_skipped, objects_failed, objects_total, bytes_total, created_ms, updated_ms, "
+    "finished_ms, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+    "?15)";
+constexpr const char* kSelectJob =
+    "SELECT job_id, kind, state, params, cursor, objects_done, bytes_done, objects_skipped, "
+    "objects_failed, objects_total, bytes_total, created_ms, updated_ms, finished_ms, message "
+    "FROM jobs WHERE job_id = ?1";
+constexpr const char* kSelectJobs =
+    "SELECT job_id, kind, state, params, cursor, objects_done, bytes_done, objects_skipped, "
+    "objects_failed, objects_total, bytes_total, created_ms, updated_ms, finished_ms, message "
+    "FROM jobs ORDER BY created_ms, job_id";
+constexpr const char* kUpdateJob =
+    "UPDATE jobs SET state = ?2, params = ?3, cursor = ?4, objects_done = ?5, bytes_done = ?6, "
+    "objects_skipped = ?7, objects_failed = ?8, objects_total = ?9, bytes_total = ?10, "
+    "updated_ms = ?11, finished_ms = ?12, message = ?13 WHERE job_id = ?1";
+
+ObjectKeyRecord ReadObjectKeyRecord(auto& stmt) {
+  ObjectKeyRecord record;
+  record.bucket = stmt.Text(0);
+  record.key = stmt.Text(1);
+  record.object_id = stmt.Blob(2);
+  record.size = static_cast<uint64_t>(stmt.Int(3));
+  record.envelope = stmt.Blob(4);
+  record.encryption = stmt.Blob(5);
+  record.kek_ref = stmt.Text(6);
+  return record;
+}
+
+Job ReadJob(auto& stmt) {
+  Job job;
+  job.job_id = stmt.Text(0);
+  job.kind = stmt.Text(1);
+  job.state = stmt.Text(2);
+  job.params = stmt.Text(3);
+  job.cursor = stmt.Blob(4);
+  job.objects_done = static_cast<uint64_t>(stmt.Int(5));
+  job.bytes_done = static_cast<uint64_t>(stmt.Int(6));
+  job.objects_skipped = static_cast<uint64_t>(stmt.Int(7));
+  job.objects_failed = static_cast<uint64_t>(stmt.Int(8));
+  job.objects_total = static_cast<uint64_t>(stmt.Int(9));
+  job.bytes_total = static_cast<uint64_t>(stmt.Int(10));
+  job.created_ms = stmt.Int(11);
+  job.updated_ms = stmt.Int(12);
+  job.finished_ms = stmt.Int(13);
+  job.message = stmt.Text(14);
+  return job;
+}
+
+// Binds the kek_ref filters (?3, ?4) of a scan; unset ones stay NULL.
+template <typename Stmt>
+void BindKekRefFilter(Stmt& stmt, const ObjectScanRequest& request) {
+  if (request.kek_ref_prefix) stmt.Bind(3, *request.kek_ref_prefix);
+  if (request.exclude_kek_ref) stmt.Bind(4, *request.exclude_kek_ref);
+}
+
+}  // namespace
+
+Result<void> SqliteCatalog::UpdateKmsKeyState(std::string_view key_id,
+                                              std::string_view expected_state,
+                                              std::string_view state, int64_t destroy_ms) {
+  if (state.empty()) {
+    return InvalidArgument("empty KMS key state");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kUpdateKmsKeyState));
+    STRONGROOM_RETURN_IF_ERROR(update.Bind(1, key_id)
+                                   .Bind(2, expected_state)
+                                   .Bind(3, state)
+                                   .BindInt(4, destroy_ms)
+                                   .Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+    if (!key) return NotFound("no KMS key " + Quote(key_id));
+    return FailedPrecondition("KMS key " + Quote(key_id) + " is " + key->state + ", not " +
+                              std::string(expected_state));
+  }
+  return txn.Commit();
+}
+
+Result<void> SqliteCatalog::DestroyKmsKey(std::string_view key_id, int64_t now_ms) {
+  // secure_delete zeroes the freed cells and pages, so the salts do not
+  // linger in free space; the checkpoint then moves the zeroed pages into
+  // the database file and truncates the WAL that held the old ones.
+  bool was_secure = false;
+  {
+    std::lock_guard lock(mutex_);
+    STRONGROOM_ASSIGN_OR_RETURN(Statement query, Prepare("PRAGMA secure_delete"));
+    STRONGROOM_ASSIGN_OR_RETURN(bool row, query.Step());
+    was_secure = row && query.Int(0) != 0;
+  }
+  STRONGROOM_RETURN_IF_ERROR(Exec("PRAGMA secure_delete = ON"));
+  auto destroyed = [&]() -> Result<void> {
+    std::lock_guard lock(mutex_);
+    STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+    STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+    if (!key) return NotFound("no KMS key " + Quote(key_id));
+    if (key->state != "pending-destroy") {
+      return FailedPrecondition("KMS key " + Quote(key_id) + " is " + key->state +
+                                ", not pending destruction");
+    }
+    if (key->destroy_ms > now_ms) {
+      return FailedPrecondition("KMS key " + Quote(key_id) + " is not due for destruction yet");
+    }
+    {
+      STRONGROOM_ASSIGN_OR_RETURN(Statement erase, Prepare(kDeleteKmsKeyVersions));
+      STRONGROOM_RETURN_IF_ERROR(erase.Bind(1, key_id).Run());
+    }
+    {
+      STRONGROOM_ASSIGN_OR_RETURN(Statement mark, Prepare(kMarkKmsKeyDestroyed));
+      STRONGROOM_RETURN_IF_ERROR(mark.Bind(1, key_id).BindInt(2, now_ms).Run());
+    }
+    return txn.Commit();
+  }();
+  if (!was_secure) (void)Exec("PRAGMA secure_delete = OFF");
+  STRONGROOM_RETURN_IF_ERROR(destroyed);
+  (void)Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  return Ok();
+}
+
+Result<std::vector<ObjectKeyRecord>> SqliteCatalog::ScanObjects(const ObjectScanRequest& request) {
+  std::vector<ObjectKeyRecord> out;
+  if (request.limit == 0) return out;
+  std::string after_key = request.after_key;
+  if (!request.bucket.empty()) {
+    if (request.after_bucket > request.bucket) return out;
+    if (request.after_bucket < request.bucket) after_key.clear();
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Statement scan, Prepare(request.bucket.empty() ? kScanObjects : kScanBucketObjects));
+  scan.Bind(1, request.bucket.empty() ? request.after_bucket : request.bucket).Bind(2, after_key);
+  BindKekRefFilter(scan, request);
+  scan.BindInt(5, static_cast<int64_t>(
+                      std::min<uint64_t>(request.limit, std::numeric_limits<int64_t>::max())));
+  return CollectRows(scan, [](auto& s) { return ReadObjectKeyRecord(s); });
+}
+
+Result<ObjectCount> SqliteCatalog::CountObjects(const ObjectScanRequest& request) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement count, Prepare(request.bucket.empty()
+                                                           ? kCountObjects
+                                                           : kCountBucketObjects));
+  if (!request.bucket.empty()) count.Bind(1, request.bucket);
+  BindKekRefFilter(count, request);
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, count.Step());
+  ObjectCount out;
+  if (row) {
+    out.objects = static_cast<uint64_t>(count.Int(0));
+    out.bytes = static_cast<uint64_t>(count.Int(1));
+  }
+  return out;
+}
+
+Result<std::vector<KekRefUsage>> SqliteCatalog::ObjectUsageByKekRef() {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kUsageByKekRef));
+  return CollectRows(select, [](auto& s) {
+    return KekRefUsage{s.Text(0), static_cast<uint64_t>(s.Int(1)),
+                       static_cast<uint64_t>(s.Int(2))};
+  });
+}
+
+Result<void> SqliteCatalog::UpdateEnvelope(std::string_view bucket, std::string_view key,
+                                           ByteView object_id, ByteView expected_envelope,
+                                           ByteView envelope, std::string_view kek_ref) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kUpdateEnvelope));
+    STRONGROOM_RETURN_IF_ERROR(update.Bind(1, bucket)
+                                   .Bind(2, key)
+                                   .BindBytes(3, object_id)
+                                   .BindBytes(4, expected_envelope)
+                                   .BindBytes(5, envelope)
+                                   .Bind(6, kek_ref)
+                                   .Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement exists, Prepare(kObjectExists));
+    STRONGROOM_ASSIGN_OR_RETURN(bool row, exists.Bind(1, bucket).Bind(2, key).Step());
+    if (!row || exists.Int(0) == 0) {
+      return NotFound("no object " + Quote(key) + " in bucket " + Quote(bucket));
+    }
+    return FailedPrecondition("object " + Quote(key) + " in bucket " + Quote(bucket) +
+                              " changed meanwhile");
+  }
+  return txn.Commit();
+}
+
+Result<Object> SqliteCatalog::ReplaceObjectIfUnchanged(const Object& object,
+                                                       ByteView expected_object_id,
+                                                       ByteView expected_envelope) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  int64_t old_id = 0;
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<Object> replaced,
+                              FindObject(object.bucket, object.key, &old_id));
+  if (!replaced) {
+    return NotFound("no object " + Quote(object.key) + " in bucket " + Quote(object.bucket));
+  }
+  auto same = [](ByteView a, ByteView b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  };
+  if (!same(replaced->object_id, expected_object_id) ||
+      !same(replaced->envelope, expected_envelope)) {
+    return FailedPrecondition("object " + Quote(object.key) + " in bucket " + Quote(object.bucket) +
+                              " changed meanwhile");
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement erase, Prepare(kDeleteObject));
+    STRONGROOM_RETURN_IF_ERROR(erase.BindInt(1, old_id).Run());
+  }
+  STRONGROOM_RETURN_IF_ERROR(InsertObject(object));
+  STRONGROOM_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*replaced);
+}
+
+Result<std::vector<Upload>> SqliteCatalog::ScanUploads(std::string_view after_upload_id,
+                                                       size_t limit) {
+  if (limit == 0) return std::vector<Upload>();
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement scan, Prepare(kScanUploads));
+  scan.Bind(1, after_upload_id)
+      .BindInt(2, static_cast<int64_t>(
+                      std::min<uint64_t>(limit, std::numeric_limits<int64_t>::max())));
+  return CollectRows(scan, [](auto& s) { return ReadUpload(s); });
+}
+
+Result<void> SqliteCatalog::UpdateUploadEnvelope(std::string_view upload_id,
+                                                 ByteView expected_envelope, ByteView envelope) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kUpdateUploadEnvelope));
+    STRONGROOM_RETURN_IF_ERROR(
+        update.Bind(1, upload_id).BindBytes(2, expected_envelope).BindBytes(3, envelope).Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    STRONGROOM_ASSIGN_OR_RETURN(std::optional<Upload> upload, FindUpload(upload_id));
+    if (!upload) return NotFound("no upload " + Quote(upload_id));
+    return FailedPrecondition("upload " + Quote(upload_id) + " changed meanwhile");
+  }
+  return txn.Commit();
+}
+
+// ------------------------------------------------------------------ jobs
+
+Result<void> SqliteCatalog::CreateJob(const Job& job) {
+  if (job.job_id.empty()) {
+    return InvalidArgument("empty job id");
+  }
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectJob));
+    STRONGROOM_ASSIGN_OR_RETURN(bool exists, select.Bind(1, job.job_id).Step());
+    if (exists) return AlreadyExists("job " + Quote(job.job_id) + " exists");
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t done, ToInt64(job.objects_done, "objects_done"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t bytes, ToInt64(job.bytes_done, "bytes_done"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t skipped, ToInt64(job.objects_skipped, "objects_skipped"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t failed, ToInt64(job.objects_failed, "objects_failed"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t total, ToInt64(job.objects_total, "objects_total"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t total_bytes, ToInt64(job.bytes_total, "bytes_total"));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement insert, Prepare(kInsertJob));
+    insert.Bind(1, job.job_id)
+        .Bind(2, job.kind)
+        .Bind(3, job.state)
+        .Bind(4, job.params)
+        .BindBytes(5, job.cursor)
+        .BindInt(6, done)
+        .BindInt(7, bytes)
+        .BindInt(8, skipped)
+        .BindInt(9, failed)
+        .BindInt(10, total)
+        .BindInt(11, total_bytes)
+        .BindInt(12, job.created_ms)
+        .BindInt(13, job.updated_ms)
+        .BindInt(14, job.finished_ms)
+        .Bind(15, job.message);
+    STRONGROOM_RETURN_IF_ERROR(insert.Run());
+  }
+  return txn.Commit();
+}
+
+Result<Job> SqliteCatalog::GetJob(std::string_view job_id) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectJob));
+  STRONGROOM_ASSIGN_OR_RETURN(bool row, select.Bind(1, job_id).Step());
+  if (!row) return NotFound("no job " + Quote(job_id));
+  return ReadJob(select);
+}
+
+Result<std::vector<Job>> SqliteCatalog::ListJobs() {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, false));
+  STRONGROOM_ASSIGN_OR_RETURN(Statement select, Prepare(kSelectJobs));
+  return CollectRows(select, [](auto& s) { return ReadJob(s); });
+}
+
+Result<void> SqliteCatalog::UpdateJob(const Job& job) {
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t done, ToInt64(job.objects_done, "objects_done"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t bytes, ToInt64(job.bytes_done, "bytes_done"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t skipped, ToInt64(job.objects_skipped, "objects_skipped"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t failed, ToInt64(job.objects_failed, "objects_failed"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t total, ToInt64(job.objects_total, "objects_total"));
+  STRONGROOM_ASSIGN_OR_RETURN(int64_t total_bytes, ToInt64(job.bytes_total, "bytes_total"));
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement update, Prepare(kUpdateJob));
+    update.Bind(1, job.job_id)
+        .Bind(2, job.state)
+        .Bind(3, job.params)
+        .BindBytes(4, job.cursor)
+        .BindInt(5, done)
+        .BindInt(6, bytes)
+        .BindInt(7, skipped)
+        .BindInt(8, failed)
+        .BindInt(9, total)
+        .BindInt(10, total_bytes)
+        .BindInt(11, job.updated_ms)
+        .BindInt(12, job.finished_ms)
+        .Bind(13, job.message);
+    STRONGROOM_RETURN_IF_ERROR(update.Run());
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("no job " + Quote(job.job_id));
+  }
+  return txn.Commit();
 }
 
 // ------------------------------------------------------------------ blobs

@@ -41,8 +41,12 @@
 //   kms_key_versions(key_id FK, version, salt, created_ms; PK(key_id, version))
 //   kms_aliases(alias PK, key_id FK; INDEX(key_id, alias))
 //   kms_grants(key_id FK, access_key; PK(key_id, access_key))
+//   jobs(job_id PK, kind, state, params, cursor, objects_done, bytes_done,
+//        objects_skipped, objects_failed, objects_total, bytes_total,
+//        created_ms, updated_ms, finished_ms, message; INDEX(created_ms, job_id))
 // Version 2 added the encryption columns (NULL in rows written by version 1,
-// read as empty) and the kms_* tables.
+// read as empty) and the kms_* tables; version 3 kms_keys.destroy_ms (0 for
+// older rows) and the jobs table.
 // Text keys use the BINARY collation, so they order by their UTF-8 bytes as
 // S3 requires. Small listing columns come before the large blobs in each
 // row, so listings never read manifests.
@@ -90,6 +94,12 @@
 //    key; AddKmsGrant is idempotent. KmsAliasesOf and KmsGrantees are sorted
 //    and empty for an unknown key. ListKmsKeys orders by (created_ms, key_id)
 //    and includes every kind.
+//  * Key maintenance: ScanObjects walks the (bucket, key) index from the
+//    cursor and filters kek_ref row by row, so paging through every match
+//    costs one pass over the scanned range in all. UpdateEnvelope and
+//    ReplaceObjectIfUnchanged compare object id and envelope bytewise.
+//    DestroyKmsKey runs with secure_delete on and then checkpoints the WAL
+//    (TRUNCATE, best effort: a reader holding an old snapshot may delay it).
 //
 // ListUploads orders uploads by (key, upload_id). key_marker alone resumes
 // after every upload of that key; with upload_id_marker, after that upload
@@ -113,7 +123,7 @@ namespace strongroom::catalog {
 class SqliteCatalog : public Catalog {
  public:
   // The newest schema version this build creates and understands.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 4;
 
   struct Options {
     // How long a write waits for another connection's transaction before
@@ -164,6 +174,8 @@ class SqliteCatalog : public Catalog {
   Result<std::vector<KmsKey>> ListKmsKeys() override;
   Result<void> SetKmsKeyState(std::string_view key_id, std::string_view state) override;
   Result<void> AddKmsKeyVersion(const KmsKeyVersion& version) override;
+  Result<void> SetKmsKeyVersionWrapped(std::string_view key_id, uint32_t version,
+                                       ByteView wrapped) override;
   Result<KmsKeyVersion> GetKmsKeyVersion(std::string_view key_id, uint32_t version) override;
   Result<void> AddKmsAlias(std::string_view alias, std::string_view key_id) override;
   Result<void> DeleteKmsAlias(std::string_view alias) override;
@@ -173,6 +185,28 @@ class SqliteCatalog : public Catalog {
   Result<void> RemoveKmsGrant(std::string_view key_id, std::string_view access_key) override;
   Result<bool> HasKmsGrant(std::string_view key_id, std::string_view access_key) override;
   Result<std::vector<std::string>> KmsGrantees(std::string_view key_id) override;
+
+  Result<void> UpdateKmsKeyState(std::string_view key_id, std::string_view expected_state,
+                                 std::string_view state, int64_t destroy_ms) override;
+  Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) override;
+
+  Result<std::vector<ObjectKeyRecord>> ScanObjects(const ObjectScanRequest& request) override;
+  Result<ObjectCount> CountObjects(const ObjectScanRequest& request) override;
+  Result<std::vector<KekRefUsage>> ObjectUsageByKekRef() override;
+  Result<void> UpdateEnvelope(std::string_view bucket, std::string_view key, ByteView object_id,
+                              ByteView expected_envelope, ByteView envelope,
+                              std::string_view kek_ref) override;
+  Result<Object> ReplaceObjectIfUnchanged(const Object& object, ByteView expected_object_id,
+                                          ByteView expected_envelope) override;
+  Result<std::vector<Upload>> ScanUploads(std::string_view after_upload_id,
+                                          size_t limit) override;
+  Result<void> UpdateUploadEnvelope(std::string_view upload_id, ByteView expected_envelope,
+                                    ByteView envelope) override;
+
+  Result<void> CreateJob(const Job& job) override;
+  Result<Job> GetJob(std::string_view job_id) override;
+  Result<std::vector<Job>> ListJobs() override;
+  Result<void> UpdateJob(const Job& job) override;
 
   Result<std::vector<std::string>> ReferencedBlobs() override;
 

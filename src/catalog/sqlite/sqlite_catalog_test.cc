@@ -302,8 +302,8 @@ void CheckListing(Catalog& catalog, const std::vector<std::string>& keys, const 
 TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   auto version = catalog_->SchemaVersion();
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, 2);
-  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 2);
+  EXPECT_EQ(*version, 4);
+  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 4);
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -319,6 +319,10 @@ TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 3);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -417,7 +421,7 @@ TEST(CatalogMigrationTest, AVersion1DatabaseUpgradesKeepingItsData) {
   SqliteCatalog& catalog = **opened;
   auto version = catalog.SchemaVersion();
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, 2);
+  EXPECT_EQ(*version, SqliteCatalog::kSchemaVersion);
 
   // Old rows read with empty encryption fields.
   auto bucket = catalog.GetBucket("old");
@@ -456,7 +460,7 @@ TEST(CatalogMigrationTest, AVersion1DatabaseUpgradesKeepingItsData) {
   ASSERT_TRUE(again) << again.error().ToString();
   version = (*again)->SchemaVersion();
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, 2);
+  EXPECT_EQ(*version, SqliteCatalog::kSchemaVersion);
   bucket = (*again)->GetBucket("old");
   ASSERT_TRUE(bucket);
   EXPECT_EQ(bucket->encryption, B("kms"));
@@ -1355,6 +1359,59 @@ TEST_F(CatalogTest, KmsKeysAndVersions) {
   key = catalog_->GetKmsKey("k-mid");
   ASSERT_TRUE(key);
   EXPECT_EQ(key->current_version, 2u);
+}
+
+// Provider-backed keys (issue 5): the provider's key on the key row, each
+// version's wrapped KEK set once (compare-and-set).
+TEST_F(CatalogTest, ProviderBackedKmsKeys) {
+  KmsKey key = MakeKey("kp", 1);
+  key.provider = "kmip";
+  key.provider_key = "uid-42";
+  KmsKeyVersion first = MakeVersion("kp", 1);
+  first.wrapped = B("wrapped-1");
+  ASSERT_OK(catalog_->CreateKmsKey(key, first));
+  auto got = catalog_->GetKmsKey("kp");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->provider, "kmip");
+  EXPECT_EQ(got->provider_key, "uid-42");
+  auto listed = catalog_->ListKmsKeys();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].provider_key, "uid-42");
+  auto v1 = catalog_->GetKmsKeyVersion("kp", 1);
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->wrapped, B("wrapped-1"));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyVersionWrapped("kp", 1, B("other")),
+                        ErrorCode::kAlreadyExists));
+  v1 = catalog_->GetKmsKeyVersion("kp", 1);
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->wrapped, B("wrapped-1")) << "set once";
+
+  // A version added without wrapped material gets it later, once.
+  ASSERT_OK(catalog_->AddKmsKeyVersion(MakeVersion("kp", 2)));
+  auto v2 = catalog_->GetKmsKeyVersion("kp", 2);
+  ASSERT_TRUE(v2);
+  EXPECT_TRUE(v2->wrapped.empty());
+  ASSERT_OK(catalog_->SetKmsKeyVersionWrapped("kp", 2, B("wrapped-2")));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyVersionWrapped("kp", 2, B("wrapped-x")),
+                        ErrorCode::kAlreadyExists));
+  v2 = catalog_->GetKmsKeyVersion("kp", 2);
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->wrapped, B("wrapped-2"));
+  EXPECT_EQ(v2->salt, B("salt-kp-2"));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyVersionWrapped("kp", 3, B("w")), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyVersionWrapped("nope", 1, B("w")), ErrorCode::kNotFound));
+  EXPECT_TRUE(FailsWith(catalog_->SetKmsKeyVersionWrapped("kp", 2, Bytes()),
+                        ErrorCode::kInvalidArgument));
+
+  // Keys of the root hierarchy have neither.
+  ASSERT_OK(catalog_->CreateKmsKey(MakeKey("kr", 2), MakeVersion("kr", 1)));
+  got = catalog_->GetKmsKey("kr");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->provider_key, "");
+  auto r1 = catalog_->GetKmsKeyVersion("kr", 1);
+  ASSERT_TRUE(r1);
+  EXPECT_TRUE(r1->wrapped.empty());
 }
 
 TEST_F(CatalogTest, KmsAliases) {

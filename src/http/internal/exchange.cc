@@ -182,15 +182,21 @@ Result<size_t> Exchange::ReadBody(MutableByteView out) {
   if (body_error_) {
     return tl::unexpected(*body_error_);
   }
-  if (body_done_ || out.empty()) {
+  if (out.empty()) {
     return 0;
   }
+  // Sent on the handler's first read even for an empty body: some clients
+  // (botocore 1.29) mis-parse the next response on a kept-alive connection
+  // when a final status answers their Expect: 100-continue directly.
   if (head_.expect_continue && !continue_sent_) {
     continue_sent_ = true;
     if (!AwaitWrite(AsBytes(ContinueResponse()))) {
       body_error_ = Error(ErrorCode::kUnavailable, "sending 100 Continue failed");
       return tl::unexpected(*body_error_);
     }
+  }
+  if (body_done_) {
+    return 0;
   }
   const PendingOp::Outcome outcome = transport_.StartBodyRead(out)->Wait();
   body_bytes_read_ += outcome.bytes;

@@ -38,8 +38,14 @@ bool ParseKeyRef(std::string_view key_ref, std::string& key_id, uint32_t& versio
 
 }  // namespace
 
-KeyHierarchy::KeyHierarchy(KeyDirectory& directory, size_t cache_entries)
-    : directory_(directory), cache_entries_(cache_entries > 0 ? cache_entries : 1) {}
+KeyHierarchy::KeyHierarchy(KeyDirectory& directory, KekCacheOptions cache)
+    : directory_(directory),
+      provider_keks_(std::make_unique<ProviderKeks>(directory, nullptr)),
+      cache_(cache) {}
+
+void KeyHierarchy::SetProviders(ProviderLookup lookup) {
+  provider_keks_ = std::make_unique<ProviderKeks>(directory_, std::move(lookup));
+}
 
 Result<void> KeyHierarchy::Unseal(crypto::SecretBytes root) {
   if (root.size() != kRootKeySize) {
@@ -59,45 +65,35 @@ bool KeyHierarchy::sealed() const {
 }
 
 Result<KeyInfo> KeyHierarchy::UsableKey(std::string_view key_id) {
-  STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, directory_.Get(key_id));
-  if (info.state != KeyState::kEnabled) {
-    return tl::unexpected(Error(ErrorCode::kFailedPrecondition, info.key_id + " is disabled.")
-                              .WithReason("KMS.DisabledException"));
+  auto info = directory_.Usable(key_id);
+  if (!info && info.error().reason() == "KMS.KMSInvalidStateException") {
+    Forget(key_id);  // pending destruction or destroyed: drop its cached KEKs
   }
   return info;
 }
 
-Result<Kek> KeyHierarchy::Derive(const std::string& key_id, uint32_t version) {
+void KeyHierarchy::Forget(std::string_view key_id) {
+  cache_.ErasePrefix(std::string(key_id) + "/");
+}
+
+Result<Kek> KeyHierarchy::Derive(const KeyInfo& key, uint32_t version) {
+  const std::string& key_id = key.key_id;
   std::string key_ref = KeyRef(key_id, version);
   Kek kek{std::string(kRootProvider), key_ref, key_id, version, nullptr};
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (auto it = cache_.find(key_ref); it != cache_.end()) {
-      kek.material = it->second;
-      return kek;
+  auto load = [&]() -> Result<crypto::SecretBytes> {
+    if (key.provider != kRootProvider) {
+      // Provider-backed: unwrapped by the provider (provider_keks.h).
+      return provider_keks_->Material(key, version);
     }
-  }
-  STRONGROOM_ASSIGN_OR_RETURN(Bytes salt, directory_.VersionSalt(key_id, version));
-  Bytes info(kKekLabel.begin(), kKekLabel.end());
-  info.push_back(0x00);
-  Append(info, AsBytes(key_id));
-  info.push_back(0x00);
-  AppendBe32(info, version);
-  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes material,
-                              crypto::HkdfSha512(root_.reveal(), salt, info, kKekSize));
-  kek.material = std::make_shared<const crypto::SecretBytes>(std::move(material));
-
-  std::lock_guard lock(cache_mutex_);
-  auto [it, inserted] = cache_.try_emplace(key_ref, kek.material);
-  if (!inserted) {
-    kek.material = it->second;  // another thread derived it meanwhile
-    return kek;
-  }
-  cache_order_.push_back(std::move(key_ref));
-  while (cache_.size() > cache_entries_) {
-    cache_.erase(cache_order_.front());
-    cache_order_.pop_front();
-  }
+    STRONGROOM_ASSIGN_OR_RETURN(Bytes salt, directory_.VersionSalt(key_id, version));
+    Bytes info(kKekLabel.begin(), kKekLabel.end());
+    info.push_back(0x00);
+    Append(info, AsBytes(key_id));
+    info.push_back(0x00);
+    AppendBe32(info, version);
+    return crypto::HkdfSha512(root_.reveal(), salt, info, kKekSize);
+  };
+  STRONGROOM_ASSIGN_OR_RETURN(kek.material, cache_.GetOrLoad(key_ref, load));
   return kek;
 }
 
@@ -105,7 +101,7 @@ Result<Kek> KeyHierarchy::CurrentKek(std::string_view key_id) {
   std::shared_lock lock(root_mutex_);
   if (root_.empty()) return SealedError();
   STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, UsableKey(key_id));
-  return Derive(info.key_id, info.current_version);
+  return Derive(info, info.current_version);
 }
 
 Result<Kek> KeyHierarchy::FindKek(std::string_view provider_id, std::string_view key_ref) {
@@ -127,7 +123,7 @@ Result<Kek> KeyHierarchy::FindKek(std::string_view provider_id, std::string_view
                                                           std::to_string(version))
                               .WithReason("KMS.NotFoundException"));
   }
-  return Derive(info.key_id, version);
+  return Derive(info, version);
 }
 
 Result<Bytes> KeyHierarchy::Seal(std::string_view purpose, ByteView plaintext, ByteView aad) {

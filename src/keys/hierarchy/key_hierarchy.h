@@ -11,9 +11,19 @@
 //
 // Envelopes name a KEK by provider id kRootProvider and key ref "<id>/<v>"
 // (v in decimal, no leading zeros). Every CurrentKek/FindKek reads the key's
-// row through the KeyDirectory, so a key disabled by another process (for
-// example `strongroom key disable`) is refused at once; derived material is
-// cached per (id, version), at most kCacheEntries of them.
+// row through the KeyDirectory (KeyDirectory::Usable), so a key disabled or
+// scheduled for destruction by another process (for example `strongroom key
+// disable`) is refused at once, and a due destruction is carried out;
+// KEK material is cached per (id, version) in a KekCache (kek_cache.h:
+// bounded by a TTL and a count, wiped on expiry), and dropped when a key is
+// found pending destruction or destroyed.
+//
+// Provider-backed KMS keys (KeyInfo::provider is a key provider's id, not
+// kRootProvider) do not derive their KEKs: each version's KEK is unwrapped
+// by that provider (provider_keks.h), found through SetProviders(). Their
+// envelopes name them like any other key (kRootProvider, "<id>/<v>"). A
+// cached KEK needs no provider call; an uncached one while the provider is
+// down fails kUnavailable ("ServiceUnavailable"), never falls back.
 //
 // Starts sealed; Unseal installs the root key (from a root source:
 // keys/passphrase/, keys/local/). While sealed every method but sealed()
@@ -29,6 +39,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "keys/hierarchy/kek_cache.h"
+#include "keys/hierarchy/provider_keks.h"
 #include "keys/key_directory.h"
 #include "keys/key_ring.h"
 
@@ -37,11 +49,23 @@ namespace strongroom::keys {
 class KeyHierarchy : public KeyRing {
  public:
   static constexpr size_t kRootKeySize = 32;
-  static constexpr size_t kCacheEntries = 4096;
 
-  // `directory` must outlive the hierarchy. `cache_entries` bounds the
-  // derived KEKs kept in memory (the oldest go first).
-  explicit KeyHierarchy(KeyDirectory& directory, size_t cache_entries = kCacheEntries);
+  // `directory` must outlive the hierarchy. `cache` bounds the KEKs kept in
+  // memory (kek_cache.h; the oldest go first).
+  explicit KeyHierarchy(KeyDirectory& directory, KekCacheOptions cache = {});
+
+  // The key providers that back provider-backed KMS keys. Call before the
+  // hierarchy is used by other threads; without it such keys fail
+  // kUnavailable.
+  void SetProviders(ProviderLookup lookup);
+
+  // The KEK cache (statistics, a periodic sweeper).
+  KekCache& kek_cache() { return cache_; }
+
+  // Drops the cached KEKs of every version of `key_id` (a key pending
+  // destruction or destroyed; done on its next use anyway). Holders of a Kek
+  // keep their copy until they drop it.
+  void Forget(std::string_view key_id);
 
   // Installs the root key (32 bytes, else kInvalidArgument).
   // kFailedPrecondition if already unsealed.
@@ -59,17 +83,15 @@ class KeyHierarchy : public KeyRing {
   // The enabled key `key_id` (kNotFound / KMS.DisabledException otherwise).
   Result<KeyInfo> UsableKey(std::string_view key_id);
   // The KEK of a version of a usable key. Needs the root lock held shared.
-  Result<Kek> Derive(const std::string& key_id, uint32_t version);
+  Result<Kek> Derive(const KeyInfo& key, uint32_t version);
 
   KeyDirectory& directory_;
-  const size_t cache_entries_;
+  std::unique_ptr<ProviderKeks> provider_keks_;
 
   mutable std::shared_mutex root_mutex_;
   crypto::SecretBytes root_;  // empty while sealed
 
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const crypto::SecretBytes>> cache_;
-  std::deque<std::string> cache_order_;  // insertion order, for eviction
+  KekCache cache_;
 };
 
 }  // namespace strongroom::keys

@@ -271,7 +271,7 @@ TEST_F(KeyHierarchyTest, SealedBoxesBindPurposeAadAndRoot) {
 }
 
 TEST_F(KeyHierarchyTest, CacheIsBoundedAndEvictedKeksAreDerivedAgainEqual) {
-  KeyHierarchy ring(*directory_, /*cache_entries=*/2);
+  KeyHierarchy ring(*directory_, KekCacheOptions{.max_entries = 2});
   ASSERT_OK(ring.Unseal(Root(11)));
   std::vector<std::string> ids = {key_id_};
   for (int i = 0; i < 2; ++i) {
