@@ -21,12 +21,6 @@ namespace {
 using ::strongroom::testing::FailsWith;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 template <typename T>
 ::testing::AssertionResult KmsNotFound(const Result<T>& result, const std::string& message) {
   if (result.has_value()) return ::testing::AssertionFailure() << "succeeded";

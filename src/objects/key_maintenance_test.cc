@@ -32,12 +32,6 @@ namespace fs = std::filesystem;
 using ::strongroom::testing::Pattern;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -30,12 +30,6 @@ namespace {
 using ::strongroom::testing::Pattern;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 class JobsTest : public ::testing::Test {
  protected:
   void SetUp() override {

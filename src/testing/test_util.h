@@ -28,6 +28,13 @@ template <typename T>
   return ::testing::AssertionSuccess();
 }
 
+// ASSERT_OK(expr): asserts that a Result succeeded, printing its error if not.
+#define ASSERT_OK(expr)                                                        \
+  do {                                                                         \
+    auto&& ok_result_ = (expr);                                                \
+    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
+  } while (0)
+
 // `size` deterministic pseudo-random bytes for `seed`.
 inline Bytes Pattern(size_t size, uint64_t seed) {
   std::mt19937_64 rng(seed);

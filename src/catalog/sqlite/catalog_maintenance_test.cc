@@ -25,12 +25,6 @@ namespace {
 using ::strongroom::testing::FailsWith;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 Object MakeObject(const std::string& bucket, const std::string& key, const std::string& kek_ref,

@@ -45,12 +45,6 @@ template <typename T>
   return ::testing::AssertionSuccess();
 }
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 using ::strongroom::testing::ScratchDir;
 
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }

@@ -24,12 +24,6 @@ namespace {
 using ::strongroom::testing::FailsWith;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 Bytes Material(const Kek& kek) {
   ByteView m = kek.material->reveal();
   return Bytes(m.begin(), m.end());

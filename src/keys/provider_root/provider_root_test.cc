@@ -20,12 +20,6 @@ namespace {
 using ::strongroom::testing::FailsWith;
 using ::strongroom::testing::ScratchDir;
 
-#define ASSERT_OK(expr)                                                        \
-  do {                                                                         \
-    auto&& ok_result_ = (expr);                                                \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().ToString(); \
-  } while (0)
-
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream out;
