@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "keys/internal/key_files.h"
 #include "crypto/constant_time.h"
 #include "crypto/random.h"
 
@@ -109,35 +110,16 @@ Result<crypto::SecretBytes> CreateProviderRoot(const std::string& key_dir, KeyPr
     return DataLoss("provider '" + info.provider + "' unwrapped another key than it wrapped");
   }
   std::string record = FormatProviderRootFile(info);
-  STRONGROOM_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(path, false));
-  STRONGROOM_RETURN_IF_ERROR(file->Write(AsBytes(record)));
-  auto committed = file->Commit(0600);
-  if (!committed && committed.error().code() == ErrorCode::kAlreadyExists) {
-    return AlreadyExists("a provider-wrapped root key exists at '" + path + "'");
-  }
-  STRONGROOM_RETURN_IF_ERROR(committed);
+  STRONGROOM_RETURN_IF_ERROR(internal::WriteNewKeyFile(path, AsBytes(record), "a provider-wrapped root key"));
   return root;
 }
 
 Result<ProviderRootInfo> ReadProviderRoot(const std::string& key_dir) {
   std::string path = RootPath(key_dir);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    int err = errno;
-    if (err == ENOENT) {
-      return NotFound("no provider-wrapped root key at '" + path +
-                      "'; run `strongroom init --root-provider …`");
-    }
-    return tl::unexpected(ErrnoError(err, "cannot read '" + path + "'"));
-  }
-  if (!S_ISREG(st.st_mode)) return DataLoss("'" + path + "' is not a regular file");
-  if ((st.st_mode & 0077) != 0) {
-    return FailedPrecondition("'" + path + "' is accessible to group or others; chmod 600 it");
-  }
-  STRONGROOM_ASSIGN_OR_RETURN(auto file, FileRandomAccessSource::Open(path));
-  if (file->size() > kMaxFileSize) return DataLoss("'" + path + "' is too large");
-  Bytes content(file->size());
-  STRONGROOM_RETURN_IF_ERROR(file->ReadAt(0, content));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes content,
+                              internal::ReadKeyFile(path, 0077, kMaxFileSize,
+                                                    "no provider-wrapped root key at '" + path +
+                                                        "'; run `strongroom init --root-provider …`"));
   auto info = ParseProviderRootFile(AsChars(content));
   if (!info) return tl::unexpected(info.error().WithContext(path));
   return info;

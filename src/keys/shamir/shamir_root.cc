@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/file.h"
+#include "keys/internal/key_files.h"
 #include "crypto/constant_time.h"
 #include "crypto/hmac.h"
 #include "crypto/random.h"
@@ -159,35 +160,16 @@ Result<NewShamirRoot> CreateShamirRoot(const std::string& key_dir, unsigned shar
     out.shares.push_back(std::move(text));
   }
   std::string record = FormatShamirRootFile(out.info);
-  STRONGROOM_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(path, false));
-  STRONGROOM_RETURN_IF_ERROR(file->Write(AsBytes(record)));
-  auto committed = file->Commit(0600);
-  if (!committed && committed.error().code() == ErrorCode::kAlreadyExists) {
-    return AlreadyExists("a Shamir root key record exists at '" + path + "'");
-  }
-  STRONGROOM_RETURN_IF_ERROR(committed);
+  STRONGROOM_RETURN_IF_ERROR(internal::WriteNewKeyFile(path, AsBytes(record), "a Shamir root key record"));
   return out;
 }
 
 Result<ShamirRootInfo> ReadShamirRoot(const std::string& key_dir) {
   std::string path = RootPath(key_dir);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    int err = errno;
-    if (err == ENOENT) {
-      return NotFound("no Shamir root key record at '" + path + "'; run `strongroom init "
-                      "--shares N --threshold K`");
-    }
-    return tl::unexpected(ErrnoError(err, "cannot read '" + path + "'"));
-  }
-  if (!S_ISREG(st.st_mode)) return DataLoss("'" + path + "' is not a regular file");
-  if ((st.st_mode & 0022) != 0) {
-    return FailedPrecondition("'" + path + "' is writable by group or others; chmod 600 it");
-  }
-  STRONGROOM_ASSIGN_OR_RETURN(auto file, FileRandomAccessSource::Open(path));
-  if (file->size() > kMaxFileSize) return DataLoss("'" + path + "' is too large");
-  Bytes content(file->size());
-  STRONGROOM_RETURN_IF_ERROR(file->ReadAt(0, content));
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes content,
+                              internal::ReadKeyFile(path, 0022, kMaxFileSize,
+                                                    "no Shamir root key record at '" + path +
+                                                        "'; run `strongroom init --shares N --threshold K`"));
   auto info = ParseShamirRootFile(AsChars(content));
   if (!info) return tl::unexpected(info.error().WithContext(path));
   return info;
