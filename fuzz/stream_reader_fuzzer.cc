@@ -381,8 +381,8 @@ void RoundTripMode(const Options& options, ByteView rest, Rng& rng) {
   // What each reader authenticates: the streaming reader every byte, and
   // with an expected StreamInfo also that the stream is the manifest's; the
   // random-access reader the message after the prefix (the prefix is only
-  // implied by the context); ObjectRangeReader the chunks after the 64-byte
-  // header (salt and commitment come from the manifest) that a read touches.
+  // implied by the context); ObjectRangeReader the stored 64-byte header and
+  // the chunks after it that a read touches.
   // A range read opens only the chunks the range touches (FORMAT.md §8), so
   // a full read of P bytes authenticates chunks 0..⌊(P−1)/16384⌋; when P is a
   // multiple of 16384 the empty final chunk is not among them (the verified
@@ -392,8 +392,14 @@ void RoundTripMode(const Options& options, ByteView rest, Rng& rng) {
   const size_t touched_chunks = plaintext.empty() ? 0 : (plaintext.size() - 1) / kChunkSize + 1;
   const size_t touched_end =
       kStreamHeaderSize + plaintext.size() + format::kTagSize * touched_chunks;
+  // The stored 64-byte header is checked against the manifest the first
+  // time a read touches the stream (FORMAT.md §8 rule 6), so a changed header
+  // fails every non-empty read too.
   const bool chunks_changed =
       ct.size() != original.size() ||
+      (touched_chunks > 0 &&
+       !std::equal(original.begin(), original.begin() + static_cast<std::ptrdiff_t>(kStreamHeaderSize),
+                   ct.begin())) ||
       !std::equal(original.begin() + static_cast<std::ptrdiff_t>(kStreamHeaderSize),
                   original.begin() + static_cast<std::ptrdiff_t>(touched_end),
                   ct.begin() + static_cast<std::ptrdiff_t>(kStreamHeaderSize));
