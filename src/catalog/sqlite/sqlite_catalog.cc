@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "catalog/sqlite/sqlite_catalog.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -469,6 +471,12 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
 Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::string& path,
                                                            const Options& options) {
   sqlite3* db = nullptr;
+  // Object keys, sizes and ETags are in clear here: create the file 0600
+  // (SQLite would use 0644); its -wal and -shm files take the same mode.
+  if (!path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   // NOMUTEX: the catalog's own mutex serializes use of the connection.
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -320,6 +321,15 @@ TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+}
+
+TEST_F(CatalogTest, TheDatabaseAndItsWalAreOwnerOnly) {
+  ASSERT_TRUE(catalog_->CreateBucket(Bucket{"perm", 1, "o", {}}));
+  for (const std::string& file : {path_, path_ + "-wal", path_ + "-shm"}) {
+    struct stat st;
+    ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
 }
 
 TEST_F(CatalogTest, ReopeningKeepsDataAndSchema) {
