@@ -51,6 +51,7 @@ struct ObjectSummary {
   std::string etag;
   int64_t last_modified_ms = 0;
   std::string owner;
+  std::string kek_ref;  // as Object::kek_ref, so listings can flag shredded objects
 };
 
 struct ListObjectsRequest {

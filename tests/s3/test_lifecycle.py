@@ -469,6 +469,14 @@ class DestroyTest(LifecycleCase):
         # The object is still listed (and can be deleted); others are untouched.
         listed = [o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket)["Contents"]]
         self.assertIn("doomed/0", listed)
+        # The raw S3 listing flags the shredded ones with an extension element.
+        resp = harness.signed_request(self.server, "GET", f"/{bucket}?list-type=2")
+        self.assertEqual(resp.status, 200, resp)
+        body = resp.body.decode()
+        for entry in re.findall(r"<Contents>.*?</Contents>", body):
+            name = re.search(r"<Key>(.*?)</Key>", entry).group(1)
+            self.assertEqual("<StrongroomShredded>true</StrongroomShredded>" in entry,
+                             name.startswith("doomed/"), entry)
         self.assertEqual(self.get(bucket, "safe")["Data"], b"safe under sse-s3")
         self.s3.delete_object(Bucket=bucket, Key="doomed/0")
         # A destroyed key stays destroyed.

@@ -200,7 +200,7 @@ constexpr const char* kInsertObjectBlob =
 constexpr const char* kDeleteObject = "DELETE FROM objects WHERE id = ?1";
 // Listing reads only the leading, small columns of each row.
 constexpr const char* kListObjectsFrom =
-    "SELECT key, size, etag, last_modified_ms, owner FROM objects "
+    "SELECT key, size, etag, last_modified_ms, owner, kek_ref FROM objects "
     "WHERE bucket = ?1 AND key >= ?2 ORDER BY key";
 
 constexpr const char* kInsertUpload =
@@ -976,6 +976,7 @@ Result<ListObjectsPage> SqliteCatalog::ListObjects(const ListObjectsRequest& req
       summary.etag = list.Text(2);
       summary.last_modified_ms = list.Int(3);
       summary.owner = list.Text(4);
+      summary.kek_ref = list.Text(5);
       page.objects.push_back(std::move(summary));
     }
   }
