@@ -692,6 +692,14 @@ tl::unexpected<Error> NoSuchUpload() {
                  "upload may have been aborted or completed.");
 }
 
+// A catalog read of an upload found moments ago: a concurrent Complete or
+// Abort may have removed it since, which the client must see as NoSuchUpload.
+template <typename T>
+Result<T> UploadStillThere(Result<T> result) {
+  if (!result && result.error().code() == ErrorCode::kNotFound) return NoSuchUpload();
+  return result;
+}
+
 // What reading an object's record yields once its keys are open.
 struct OpenedRecord {
   crypto::SecretBytes dek;
@@ -1224,7 +1232,7 @@ Result<ObjectInfo> ObjectStore::CompleteUpload(const std::string& upload_id,
     }
   }
   STRONGROOM_ASSIGN_OR_RETURN(std::vector<catalog::Part> stored_parts,
-                              catalog_.GetParts(upload_id));
+                              UploadStillThere(catalog_.GetParts(upload_id)));
   format::Manifest manifest{object_id, {}, binding};
   catalog::Object object;
   STRONGROOM_ASSIGN_OR_RETURN(auto md5s, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
@@ -1330,8 +1338,9 @@ Result<PartsPage> ObjectStore::ListParts(const std::string& upload_id, const std
       return tl::unexpected(unwrapped.error());
     }
   }
-  STRONGROOM_ASSIGN_OR_RETURN(catalog::ListPartsPage page,
-                              catalog_.ListParts(upload_id, part_number_marker, max_parts));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      catalog::ListPartsPage page,
+      UploadStillThere(catalog_.ListParts(upload_id, part_number_marker, max_parts)));
   PartsPage out;
   out.is_truncated = page.is_truncated;
   out.next_part_number_marker = page.next_part_number_marker;
