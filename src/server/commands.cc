@@ -292,6 +292,48 @@ void WriteSecretLine(const std::string& prefix, const crypto::SecretBytes& secre
   }
 }
 
+// The part every kind of `init` shares once the new root key exists:
+// unseal with it, create the first admin (STRONGROOM_ACCESS_KEY /
+// STRONGROOM_SECRET_KEY or generated) and record the init. A failure
+// removes `root_file`, so init can be rerun.
+struct FirstAdmin {
+  s3::NewUser user;
+  bool secret_given = false;  // from STRONGROOM_SECRET_KEY, so not printed
+};
+
+Result<FirstAdmin> FinishInit(Stack& stack, const std::string& root_file,
+                              Result<crypto::SecretBytes> root, const keys::AuditEvent& event) {
+  auto undo = [&](const Error& error) -> tl::unexpected<Error> {
+    ::unlink(root_file.c_str());
+    return tl::unexpected(error.WithContext("init failed, keyring removed"));
+  };
+  if (!root) return undo(root.error());
+  if (auto unsealed = stack.keys->Unseal(std::move(*root)); !unsealed) {
+    return undo(unsealed.error());
+  }
+  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
+  auto admin = stack.users->Add(EnvOrEmpty("STRONGROOM_ACCESS_KEY"), given_secret,
+                                /*admin=*/true);
+  if (!admin) return undo(admin.error());
+  RecordOrWarn(stack.audit.get(), event);
+  return FirstAdmin{std::move(*admin), !given_secret.empty()};
+}
+
+void PrintFirstAdmin(const FirstAdmin& admin, const std::string& region) {
+  std::printf("\nAdmin access key (%s):\n",
+              admin.secret_given ? "the secret from STRONGROOM_SECRET_KEY"
+                                 : "the secret is shown only now");
+  PrintCredentials(admin.user.access_key, admin.secret_given ? "" : admin.user.secret_key, region);
+}
+
+keys::AuditEvent InitEvent(std::string method) {
+  keys::AuditEvent event;
+  event.operation = keys::audit_op::kInit;
+  event.actor = LocalActor();
+  event.method = std::move(method);
+  return event;
+}
+
 // The rest of `init --shares N --threshold K` once the catalog is ready:
 // the split root key, root.shamir, the first admin, the shares printed once.
 Result<void> InitWithShares(const ServerSettings& settings, const InitOptions& options,
@@ -299,27 +341,13 @@ Result<void> InitWithShares(const ServerSettings& settings, const InitOptions& o
   STRONGROOM_ASSIGN_OR_RETURN(
       keys::NewShamirRoot created,
       keys::CreateShamirRoot(settings.key_dir, options.shares, options.threshold));
-  // From here on a failure removes the new keyring, so init can be rerun.
-  auto undo = [&](Error error) -> Result<void> {
-    ::unlink(ShamirRootPath(settings).c_str());
-    return tl::unexpected(error.WithContext("init failed, keyring removed"));
-  };
-  if (auto unsealed = stack.keys->Unseal(std::move(created.root)); !unsealed) {
-    return undo(unsealed.error());
-  }
-  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
-  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
-  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
-  if (!admin) return undo(admin.error());
-
-  keys::AuditEvent event;
-  event.operation = keys::audit_op::kInit;
-  event.actor = LocalActor();
-  event.method = "shamir";
+  keys::AuditEvent event = InitEvent("shamir");
   event.details = {{"shares", std::to_string(options.shares)},
                    {"threshold", std::to_string(options.threshold)},
                    {"key_check", HexEncode(created.info.key_check)}};
-  RecordOrWarn(stack.audit.get(), event);
+  STRONGROOM_ASSIGN_OR_RETURN(
+      FirstAdmin admin,
+      FinishInit(stack, ShamirRootPath(settings), std::move(created.root), event));
 
   std::printf("initialised the keyring: %s (root key split into %u Shamir shares, any %u of "
               "which unseal it; only what verifies the root key is stored)\n",
@@ -336,11 +364,7 @@ Result<void> InitWithShares(const ServerSettings& settings, const InitOptions& o
                         std::to_string(options.shares) + " (checksum " + checksum + "): ",
                     created.shares[i]);
   }
-  std::printf("\nAdmin access key (%s):\n",
-              given_secret.empty() ? "the secret is shown only now"
-                                   : "the secret from STRONGROOM_SECRET_KEY");
-  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
-                   settings.region);
+  PrintFirstAdmin(admin, settings.region);
   std::printf("\nStart the server (it starts sealed), then unseal it with %u shares:\n"
               "  strongroom serve --data-dir %s --key-dir %s\n"
               "  strongroom unseal --data-dir %s --share-file -     (one share per line)\n",
@@ -361,35 +385,16 @@ Result<void> InitWithProvider(const ServerSettings& settings, const InitOptions&
       CreateRootWithProvider(settings, *providers, options.root_provider, options.provider_key,
                              &key_name));
   std::string path = settings.key_dir + "/" + keys::kProviderRootFile;
-  // From here on a failure removes the new keyring, so init can be rerun.
-  auto undo = [&](Error error) -> Result<void> {
-    ::unlink(path.c_str());
-    return tl::unexpected(error.WithContext("init failed, keyring removed"));
-  };
-  if (auto unsealed = stack.keys->Unseal(std::move(root)); !unsealed) {
-    return undo(unsealed.error());
-  }
-  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
-  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
-  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
-  if (!admin) return undo(admin.error());
-
-  keys::AuditEvent event;
-  event.operation = keys::audit_op::kInit;
-  event.actor = LocalActor();
-  event.method = "provider:" + options.root_provider;
+  keys::AuditEvent event = InitEvent("provider:" + options.root_provider);
   event.details = {{"provider", options.root_provider}, {"provider_key", key_name}};
-  RecordOrWarn(stack.audit.get(), event);
+  STRONGROOM_ASSIGN_OR_RETURN(FirstAdmin admin,
+                              FinishInit(stack, path, std::move(root), event));
 
   std::printf("initialised the keyring: %s (root key wrapped by key provider '%s', key '%s';\n"
               "only the wrapped root key is stored)\n",
               path.c_str(), options.root_provider.c_str(), key_name.c_str());
   std::printf("catalog: %s\n", CatalogPath(settings).c_str());
-  std::printf("\nAdmin access key (%s):\n",
-              given_secret.empty() ? "the secret is shown only now"
-                                   : "the secret from STRONGROOM_SECRET_KEY");
-  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
-                   settings.region);
+  PrintFirstAdmin(admin, settings.region);
   std::printf("\nStart the server with the same config file; it asks the provider to unwrap the\n"
               "root key, no passphrase needed (if the provider is down it starts sealed and\n"
               "unseals itself once the provider answers):\n"
@@ -460,25 +465,9 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
                            " bytes long");
   }
   STRONGROOM_RETURN_IF_ERROR(keys::CreateSealedRoot(settings.key_dir, secret->reveal()));
-  // From here on a failure removes the new keyring, so init can be rerun.
-  auto undo = [&](Error error) -> Result<void> {
-    ::unlink(SealedRootPath(settings).c_str());
-    return tl::unexpected(error.WithContext("init failed, keyring removed"));
-  };
-  auto root = OpenRoot(settings, *secret);
-  if (!root) return undo(root.error());
-  if (auto unsealed = stack.keys->Unseal(std::move(*root)); !unsealed) {
-    return undo(unsealed.error());
-  }
-  std::string access = EnvOrEmpty("STRONGROOM_ACCESS_KEY");
-  std::string given_secret = EnvOrEmpty("STRONGROOM_SECRET_KEY");
-  auto admin = stack.users->Add(access, given_secret, /*admin=*/true);
-  if (!admin) return undo(admin.error());
-  keys::AuditEvent event;
-  event.operation = keys::audit_op::kInit;
-  event.actor = LocalActor();
-  event.method = "passphrase";
-  RecordOrWarn(stack.audit.get(), event);
+  STRONGROOM_ASSIGN_OR_RETURN(FirstAdmin admin,
+                              FinishInit(stack, SealedRootPath(settings),
+                                         OpenRoot(settings, *secret), InitEvent("passphrase")));
 
   std::printf("initialised the keyring: %s (root key sealed by the passphrase, Argon2id)\n",
               SealedRootPath(settings).c_str());
@@ -490,11 +479,7 @@ Result<void> RunInit(const ServerSettings& settings, const PassphraseSource& pas
         "  passphrase: %.*s\n",
         static_cast<int>(secret->size()), reinterpret_cast<const char*>(secret->reveal().data()));
   }
-  std::printf("\nAdmin access key (%s):\n",
-              given_secret.empty() ? "the secret is shown only now"
-                                   : "the secret from STRONGROOM_SECRET_KEY");
-  PrintCredentials(admin->access_key, given_secret.empty() ? admin->secret_key : "",
-                   settings.region);
+  PrintFirstAdmin(admin, settings.region);
   std::printf("\nStart the server (it asks for the passphrase on a terminal; or set\n"
               "STRONGROOM_PASSPHRASE, or pass --passphrase-file FILE / --passphrase-fd N):\n"
               "  strongroom serve --data-dir %s --key-dir %s\n",

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <optional>
 #include <string_view>
 
@@ -308,14 +309,23 @@ Result<crypto::SecretBytes> ShareRequest(const crypto::SecretBytes& share) {
   return request;
 }
 
-Result<std::string> ControlCall(const std::string& path, std::string_view request,
-                                int timeout_seconds) {
+namespace {
+
+// A connected client end of the control socket, closed when dropped.
+struct ClientSocket {
+  int fd = -1;
+  explicit ClientSocket(int f) : fd(f) {}
+  ClientSocket(ClientSocket&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  ClientSocket(const ClientSocket&) = delete;
+  ~ClientSocket() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<ClientSocket> ConnectControl(const std::string& path, int timeout_seconds) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return tl::unexpected(ErrnoError(errno, "cannot create a socket"));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  ClientSocket socket(fd);
   STRONGROOM_ASSIGN_OR_RETURN(
       int rc, WithAddress(path, [fd](const sockaddr* a, socklen_t n) { return ::connect(fd, a, n); }));
   if (rc != 0) {
@@ -327,6 +337,15 @@ Result<std::string> ControlCall(const std::string& path, std::string_view reques
     return tl::unexpected(ErrnoError(err, "cannot connect to " + path));
   }
   SetTimeouts(fd, timeout_seconds);
+  return socket;
+}
+
+}  // namespace
+
+Result<std::string> ControlCall(const std::string& path, std::string_view request,
+                                int timeout_seconds) {
+  STRONGROOM_ASSIGN_OR_RETURN(ClientSocket socket, ConnectControl(path, timeout_seconds));
+  const int fd = socket.fd;
   std::string line(request);
   line.push_back('\n');
   if (line.size() > kMaxControlRequest) return InvalidArgument("the request is too long");
@@ -356,23 +375,8 @@ Result<std::string> ControlCall(const std::string& path, std::string_view reques
 
 Result<std::string> ControlRequest(const std::string& path, const crypto::SecretBytes& request,
                                    int timeout_seconds) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return tl::unexpected(ErrnoError(errno, "cannot create a socket"));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  STRONGROOM_ASSIGN_OR_RETURN(
-      int rc, WithAddress(path, [fd](const sockaddr* a, socklen_t n) { return ::connect(fd, a, n); }));
-  if (rc != 0) {
-    int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED) {
-      return Unavailable("no strongroom server is running on this data directory (nothing "
-                         "answers at " + path + ")");
-    }
-    return tl::unexpected(ErrnoError(err, "cannot connect to " + path));
-  }
-  SetTimeouts(fd, timeout_seconds);
+  STRONGROOM_ASSIGN_OR_RETURN(ClientSocket socket, ConnectControl(path, timeout_seconds));
+  const int fd = socket.fd;
   crypto::SecretBytes line(request.size() + 1);
   std::memcpy(line.mutable_reveal().data(), request.reveal().data(), request.size());
   line.mutable_reveal()[request.size()] = '\n';
