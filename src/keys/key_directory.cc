@@ -165,11 +165,15 @@ Result<void> InsertKey(catalog::Catalog& catalog, const std::string& key_id, std
   return catalog.CreateKmsKey(key, first);
 }
 
-// Builds the public view of a catalog row (with its aliases).
-Result<KeyInfo> ToInfo(catalog::Catalog& catalog, const catalog::KmsKey& key) {
+// Builds the public view of a catalog row, with its aliases unless the
+// caller does not need them (the per-request state check).
+Result<KeyInfo> ToInfo(catalog::Catalog& catalog, const catalog::KmsKey& key,
+                       bool with_aliases = true) {
   KeyInfo info;
   info.key_id = key.key_id;
-  STRONGROOM_ASSIGN_OR_RETURN(info.aliases, catalog.KmsAliasesOf(key.key_id));
+  if (with_aliases) {
+    STRONGROOM_ASSIGN_OR_RETURN(info.aliases, catalog.KmsAliasesOf(key.key_id));
+  }
   info.description = key.description;
   info.state = StateOf(key.state);
   info.current_version = key.current_version;
@@ -296,6 +300,12 @@ Result<KeyInfo> KeyDirectory::Get(std::string_view key_id) {
   auto key = catalog_.GetKmsKey(key_id);
   if (!key) return KmsError(key.error(), key_id, false);
   return ToInfo(catalog_, *key);
+}
+
+Result<KeyInfo> KeyDirectory::GetWithoutAliases(std::string_view key_id) {
+  auto key = catalog_.GetKmsKey(key_id);
+  if (!key) return KmsError(key.error(), key_id, false);
+  return ToInfo(catalog_, *key, /*with_aliases=*/false);
 }
 
 Result<std::vector<KeyInfo>> KeyDirectory::List() {

@@ -125,9 +125,12 @@ class KeyDirectory {
   // (KMS.NotFoundException), kFailedPrecondition with KMS.DisabledException
   // ("<id> is disabled.") or KMS.KMSInvalidStateException (pending deletion,
   // destroyed). A pending destruction that is due is carried out first.
+  // Runs on every key use, so the result has no aliases (one catalog read).
   Result<KeyInfo> Usable(std::string_view key_id);
 
  private:
+  Result<KeyInfo> GetWithoutAliases(std::string_view key_id);
+
   catalog::Catalog& catalog_;
 };
 

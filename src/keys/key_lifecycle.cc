@@ -145,7 +145,7 @@ Result<std::vector<std::string>> KeyDirectory::DestroyDueKeys() {
 }
 
 Result<KeyInfo> KeyDirectory::Usable(std::string_view key_id) {
-  STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, Get(key_id));
+  STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, GetWithoutAliases(key_id));
   switch (info.state) {
     case KeyState::kEnabled:
       return info;
@@ -159,7 +159,7 @@ Result<KeyInfo> KeyDirectory::Usable(std::string_view key_id) {
         if (!done && done.error().code() != ErrorCode::kFailedPrecondition) {
           return tl::unexpected(done.error());
         }
-        STRONGROOM_ASSIGN_OR_RETURN(info, Get(key_id));
+        STRONGROOM_ASSIGN_OR_RETURN(info, GetWithoutAliases(key_id));
         if (info.state == KeyState::kEnabled) return info;
         if (info.state == KeyState::kDisabled) return Usable(key_id);
       }
