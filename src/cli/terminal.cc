@@ -26,6 +26,11 @@ int g_prompt_tty = -1;
 termios g_prompt_mode;
 
 extern "C" void RestoreTerminalAndDie(int signal) {
+  // A process outside the terminal's foreground group (say, started by a
+  // tool that put it in its own group) gets SIGTTOU from tcsetattr and would
+  // stop inside this handler for good; ignoring SIGTTOU lets it restore the
+  // mode and die as asked.
+  ::signal(SIGTTOU, SIG_IGN);
   if (g_prompt_tty >= 0) tcsetattr(g_prompt_tty, TCSANOW, &g_prompt_mode);
   ::signal(signal, SIG_DFL);
   ::raise(signal);

@@ -162,9 +162,11 @@ fails_with "serve with a wrong passphrase exits 1" 'wrong passphrase' \
   "$S" serve "${D[@]}" --listen 127.0.0.1:0 --passphrase-file wrong.txt
 fails_with "unseal without a running server exits 1" 'no strongroom server is running' "$S" unseal "${D[@]}" --passphrase-file gen.pass
 check "serve asks for the passphrase on a terminal and starts unsealed" bash -c \
-  "(sleep 1; cat gen.pass; sleep 4) | script -qec \"timeout 4 '$S' serve ${D[*]} --listen 127.0.0.1:0\" /dev/null >tserve.log; \
+  "(sleep 1; cat gen.pass; sleep 4) | script -qec \"timeout --foreground 4 '$S' serve ${D[*]} --listen 127.0.0.1:0\" /dev/null >tserve.log; \
    grep -q 'Keyring passphrase' tserve.log && grep -q 'unsealed (the root key is held only in memory)' tserve.log && \
    ! grep -q \"\$(cat gen.pass)\" tserve.log && ! grep -q SEALED tserve.log"
+check "a prompt outside the terminal's foreground group still dies on SIGTERM" bash -c \
+  "(sleep 6) | timeout 30 script -qc \"sh -c \\\"timeout 2 '$S' serve ${D[*]} --listen 127.0.0.1:0; true\\\"\" /dev/null >/dev/null"
 
 # A server started without a passphrase: sealed until `unseal`.
 "$S" serve "${D[@]}" --listen 127.0.0.1:0 --access-log - </dev/null >serve.log 2>&1 &
