@@ -76,22 +76,6 @@ class ObjectBodySource : public ByteSource {
   bool failed_ = false;
 };
 
-// Serves an owned string (a large XML body) as a stream.
-class StringSource : public ByteSource {
- public:
-  explicit StringSource(std::string text) : text_(std::move(text)) {}
-  Result<size_t> Read(MutableByteView out) override {
-    size_t n = std::min(out.size(), text_.size() - offset_);
-    std::memcpy(out.data(), text_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-
- private:
-  std::string text_;
-  size_t offset_ = 0;
-};
-
 // Passes bytes through and adds their count to `count`.
 class CountedSource : public ByteSource {
  public:

@@ -66,7 +66,6 @@ std::string NewRequestId() {
   return random ? HexEncode(*random) : "0000000000000000";
 }
 
-constexpr size_t kMaxInlineBody = 8 << 10;
 
 constexpr char kSealedMessage[] =
     "The server is sealed: its key ring is locked. Run `strongroom unseal` to unseal it.";
@@ -216,14 +215,6 @@ http::Response Service::Handle(http::Request& request) {
       impl_->ReportIntegrityFailure(request_id, context.operation, context.address.bucket,
                                     context.address.key);
     }
-  }
-  // Large in-memory bodies (listings, /metrics) go out as a stream: over TLS
-  // the http server loses a Response::body above 16 KiB (header sent, body
-  // missing; reported with issue #4), while streamed bodies are unaffected.
-  if (!response.body_source && response.body.size() > kMaxInlineBody) {
-    response.content_length = response.body.size();
-    response.body_source = std::make_unique<StringSource>(std::move(response.body));
-    response.body.clear();
   }
   response.headers.Set("x-amz-request-id", request_id);
   response.headers.Set("x-amz-id-2", request_id);

@@ -119,17 +119,27 @@ class ConnectionImpl final : public Connection,
   // Transport (called from the worker thread).
   std::shared_ptr<PendingOp> StartWrite(ByteView first, ByteView second) override {
     return Launch([first, second](ConnectionImpl& self, const std::shared_ptr<PendingOp>& op) {
-      const std::array<net::const_buffer, 2> buffers = {
-          net::const_buffer(first.data(), first.size()),
-          net::const_buffer(second.data(), second.size())};
       self.Lowest().expires_after(self.context_.options.body_idle_timeout);
-      net::async_write(self.stream_, buffers, [op](const error_code& ec, size_t n) {
+      auto done = [op](const error_code& ec, size_t n) {
         std::optional<Error> error;
         if (ec) {
           error = Error(ErrorCode::kUnavailable, "writing the response: " + ec.message());
         }
         op->Complete(std::move(error), n);
-      });
+      };
+      if constexpr (kTls) {
+        // One buffer per write over TLS. Beast's flat_stream (inside
+        // ssl_stream, Boost 1.81) writes nothing when a sequence starts with
+        // an empty buffer, and async_write takes that 0-byte success as the
+        // end: once the head was sent, the body of a head+body pair above
+        // 16 KiB never went out. Two writes in turn avoid that path.
+        self.WriteInTurn(first, second, std::move(done));
+      } else {
+        const std::array<net::const_buffer, 2> buffers = {
+            net::const_buffer(first.data(), first.size()),
+            net::const_buffer(second.data(), second.size())};
+        net::async_write(self.stream_, buffers, std::move(done));
+      }
     });
   }
 
@@ -175,6 +185,25 @@ class ConnectionImpl final : public Connection,
   }
 
   // ---- Strand side: everything below runs on the connection's strand. ----
+
+  // Writes `first`, then `second` (either may be empty); `done` gets the
+  // bytes of both.
+  template <class Done>
+  void WriteInTurn(ByteView first, ByteView second, Done done) {
+    net::async_write(
+        stream_, net::const_buffer(first.data(), first.size()),
+        [self = this->shared_from_this(), second, done = std::move(done)](
+            const error_code& ec, size_t n) mutable {
+          if (ec || second.empty()) {
+            done(ec, n);
+            return;
+          }
+          net::async_write(self->stream_, net::const_buffer(second.data(), second.size()),
+                           [n, done = std::move(done)](const error_code& ec2, size_t m) mutable {
+                             done(ec2, n + m);
+                           });
+        });
+  }
 
   void BeginSession() {
     header_deadline_ = Clock::now() + context_.options.header_timeout;
