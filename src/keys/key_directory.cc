@@ -150,7 +150,7 @@ Result<catalog::KmsKeyVersion> FreshVersion(const std::string& key_id, uint32_t 
 // Inserts a key with a fresh first version; kAlreadyExists passes through.
 Result<void> InsertKey(catalog::Catalog& catalog, const std::string& key_id, std::string_view kind,
                        std::string_view description, std::string_view provider = "strongroom",
-                       std::string_view provider_key = {}) {
+                       std::string_view provider_key = {}, bool provider_key_owned = false) {
   int64_t now_ms = NowMs();
   catalog::KmsKey key;
   key.key_id = key_id;
@@ -161,6 +161,7 @@ Result<void> InsertKey(catalog::Catalog& catalog, const std::string& key_id, std
   key.kind = std::string(kind);
   key.provider = std::string(provider);
   key.provider_key = std::string(provider_key);
+  key.provider_key_owned = provider_key_owned;
   STRONGROOM_ASSIGN_OR_RETURN(catalog::KmsKeyVersion first, FreshVersion(key_id, 1, now_ms));
   return catalog.CreateKmsKey(key, first);
 }
@@ -181,6 +182,8 @@ Result<KeyInfo> ToInfo(catalog::Catalog& catalog, const catalog::KmsKey& key,
   info.aws_managed = key.kind == kKindAwsManaged;
   info.provider = key.provider;
   info.provider_key = key.provider_key;
+  info.provider_key_owned = key.provider_key_owned;
+  info.provider_key_destroyed_ms = key.provider_key_destroyed_ms;
   info.destroy_ms = key.destroy_ms;
   return info;
 }
@@ -235,11 +238,12 @@ Result<void> KeyDirectory::EnsureBuiltinKeys() {
 // ------------------------------------------------------------------ keys
 
 Result<KeyInfo> KeyDirectory::Create(std::string_view name, std::string_view description,
-                                     std::string_view provider, std::string_view provider_key) {
+                                     std::string_view provider, std::string_view provider_key,
+                                     bool provider_key_owned) {
   if (provider.empty() || (provider != "strongroom" && provider_key.empty())) {
     return InvalidArgument("a provider-backed key needs a provider id and a provider key");
   }
-  if (provider == "strongroom" && !provider_key.empty()) {
+  if (provider == "strongroom" && (!provider_key.empty() || provider_key_owned)) {
     return InvalidArgument("a key derived from the root key has no provider key");
   }
   if (description.size() > kMaxDescriptionSize) {
@@ -259,7 +263,8 @@ Result<KeyInfo> KeyDirectory::Create(std::string_view name, std::string_view des
   }
   STRONGROOM_ASSIGN_OR_RETURN(std::string key_id, NewKeyId());
   STRONGROOM_RETURN_IF_ERROR(
-      InsertKey(catalog_, key_id, kKindCustomer, description, provider, provider_key));
+      InsertKey(catalog_, key_id, kKindCustomer, description, provider, provider_key,
+                provider_key_owned));
   if (!alias.empty()) {
     STRONGROOM_RETURN_IF_ERROR(catalog_.AddKmsAlias(alias, key_id));
   }

@@ -46,6 +46,10 @@ struct KeyInfo {
   // keys/hierarchy/provider_keks.h): the provider's key that wraps each
   // version's KEK. Empty for keys derived from the root key.
   std::string provider_key;
+  // strongroom created provider_key (`key create --provider` without
+  // --provider-key), so destroying this key destroys that one too.
+  bool provider_key_owned = false;
+  int64_t provider_key_destroyed_ms = 0;  // when that happened (0: not yet, or not owned)
   int64_t destroy_ms = 0;            // kPendingDestroy: when due; kDestroyed: when done
 };
 
@@ -64,10 +68,11 @@ class KeyDirectory {
   // With `provider` other than "strongroom" the key is provider-backed:
   // `provider_key` (not empty) names the provider's key that wraps its
   // versions' KEKs, which the key hierarchy makes on first use
-  // (keys/hierarchy/provider_keks.h).
+  // (keys/hierarchy/provider_keks.h). `provider_key_owned`: strongroom
+  // created that provider key for this KMS key alone (see KeyInfo).
   Result<KeyInfo> Create(std::string_view name, std::string_view description,
                          std::string_view provider = "strongroom",
-                         std::string_view provider_key = {});
+                         std::string_view provider_key = {}, bool provider_key_owned = false);
 
   // Resolves a reference as S3 accepts it: a key id, "alias/NAME", a bare
   // NAME (treated as an alias; a convenience AWS does not offer), or the
@@ -121,6 +126,14 @@ class KeyDirectory {
   // its version salts (catalog::Catalog::DestroyKmsKey) and marks it
   // destroyed. Returns the ids of the keys destroyed now.
   Result<std::vector<std::string>> DestroyDueKeys();
+  // Destroyed keys whose provider key strongroom created and has not yet
+  // destroyed at the provider: the copies of the catalog in backups still
+  // hold their wrapped KEKs, which only that destruction makes useless.
+  // A provider key another key still uses (one made with --provider-key)
+  // waits until that key is destroyed too.
+  Result<std::vector<KeyInfo>> ProviderKeysToDestroy();
+  // Records that the provider key of destroyed key `key_id` is gone.
+  Result<void> MarkProviderKeyDestroyed(std::string_view key_id);
   // The key `key_id` if it may wrap and unwrap now. Otherwise kNotFound
   // (KMS.NotFoundException), kFailedPrecondition with KMS.DisabledException
   // ("<id> is disabled.") or KMS.KMSInvalidStateException (pending deletion,

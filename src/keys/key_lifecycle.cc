@@ -3,6 +3,7 @@
 // destruction and its cancellation, crypto-shredding of due keys, and the
 // usability check the key ring runs on every use.
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <string>
@@ -142,6 +143,31 @@ Result<std::vector<std::string>> KeyDirectory::DestroyDueKeys() {
     destroyed.push_back(key.key_id);
   }
   return destroyed;
+}
+
+Result<std::vector<KeyInfo>> KeyDirectory::ProviderKeysToDestroy() {
+  STRONGROOM_ASSIGN_OR_RETURN(std::vector<catalog::KmsKey> keys, catalog_.ListKmsKeys());
+  std::vector<KeyInfo> out;
+  auto still_used = [&](const catalog::KmsKey& key) {
+    return std::any_of(keys.begin(), keys.end(), [&](const catalog::KmsKey& other) {
+      return other.key_id != key.key_id && other.provider == key.provider &&
+             other.provider_key == key.provider_key &&
+             other.state != KeyStateName(KeyState::kDestroyed);
+    });
+  };
+  for (const catalog::KmsKey& key : keys) {
+    if (key.state != KeyStateName(KeyState::kDestroyed) || !key.provider_key_owned ||
+        key.provider_key.empty() || key.provider_key_destroyed_ms != 0 || still_used(key)) {
+      continue;
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, GetWithoutAliases(key.key_id));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<void> KeyDirectory::MarkProviderKeyDestroyed(std::string_view key_id) {
+  return catalog_.MarkKmsProviderKeyDestroyed(key_id, NowMs());
 }
 
 Result<KeyInfo> KeyDirectory::Usable(std::string_view key_id) {

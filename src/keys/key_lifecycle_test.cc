@@ -219,6 +219,43 @@ TEST_F(KeyLifecycleTest, TheSweepDestroysOnlyDueKeys) {
   EXPECT_TRUE(destroyed->empty());
 }
 
+TEST_F(KeyLifecycleTest, OnlyOwnedProviderKeysOfDestroyedKeysAreToDestroy) {
+  auto owned = directory_->Create("owned", "", "kmip", "uid-1", /*provider_key_owned=*/true);
+  auto supplied = directory_->Create("supplied", "", "kmip", "uid-2");
+  ASSERT_TRUE(owned && supplied);
+  EXPECT_TRUE(owned->provider_key_owned);
+  EXPECT_FALSE(supplied->provider_key_owned);
+  EXPECT_TRUE(FailsWith(directory_->Create("bad", "", "strongroom", "", true),
+                        ErrorCode::kInvalidArgument));
+  ASSERT_TRUE(directory_->ProviderKeysToDestroy()->empty());
+  for (const auto& key : {*owned, *supplied}) {
+    ASSERT_TRUE(directory_->ScheduleDestroy(key.key_id, 0));
+  }
+  ASSERT_TRUE(directory_->DestroyDueKeys());
+  auto due = directory_->ProviderKeysToDestroy();
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);  // never a key the operator brought
+  EXPECT_EQ((*due)[0].key_id, owned->key_id);
+  EXPECT_EQ((*due)[0].provider_key, "uid-1");
+  ASSERT_TRUE(directory_->MarkProviderKeyDestroyed(owned->key_id));
+  EXPECT_TRUE(directory_->ProviderKeysToDestroy()->empty());
+  EXPECT_GT(directory_->Get(owned->key_id)->provider_key_destroyed_ms, 0);
+
+  // A provider key another live key shares waits for that one.
+  auto first = directory_->Create("first", "", "pkcs11", "label-x", true);
+  auto sharer = directory_->Create("sharer", "", "pkcs11", "label-x");
+  ASSERT_TRUE(first && sharer);
+  ASSERT_TRUE(directory_->ScheduleDestroy(first->key_id, 0));
+  ASSERT_TRUE(directory_->DestroyDueKeys());
+  EXPECT_TRUE(directory_->ProviderKeysToDestroy()->empty());
+  ASSERT_TRUE(directory_->ScheduleDestroy(sharer->key_id, 0));
+  ASSERT_TRUE(directory_->DestroyDueKeys());
+  due = directory_->ProviderKeysToDestroy();
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].key_id, first->key_id);
+}
+
 TEST_F(KeyLifecycleTest, BuiltInKeysCannotBeDestroyed) {
   auto managed = directory_->Resolve(kDefaultKmsAlias);
   ASSERT_TRUE(managed);

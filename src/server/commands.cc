@@ -693,6 +693,15 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
     event.details = {{"phase", "shredded"}};
     RecordOrWarn(audit, event);
   };
+  job_options.after_sweep = [&settings, directory = stack.directory.get(),
+                             lookup = providers->Lookup(), audit] {
+    for (const ProviderKeyDestruction& step :
+         DestroyProviderKeys(settings, *directory, lookup, audit, "server")) {
+      std::FILE* to = step.settled ? stdout : stderr;
+      std::fprintf(to, "%s\n", DescribeOutcome(step).c_str());
+      std::fflush(to);
+    }
+  };
   JobRunner jobs(*stack.catalog, *stack.directory, hierarchy, maintenance, job_options);
   AdminServices admin{stack.catalog.get(), stack.directory.get(), &hierarchy, &jobs, {}};
   admin.providers = [&providers] {
@@ -990,6 +999,16 @@ static Result<void> RunKeyAction(const ServerSettings& settings, const KeyComman
       std::printf("provider:     %s%s\n", info.provider.c_str(),
                   info.provider_key.empty() ? ""
                                             : (" (key '" + info.provider_key + "')").c_str());
+      if (!info.provider_key.empty()) {
+        std::string origin =
+            !info.provider_key_owned
+                ? "brought by the operator; strongroom never destroys it"
+            : info.provider_key_destroyed_ms != 0
+                ? "created by strongroom; destroyed at the provider " +
+                      FormatTime(info.provider_key_destroyed_ms)
+                : "created by strongroom; destroyed at the provider with this key";
+        std::printf("provider key: %s\n", origin.c_str());
+      }
       std::printf("created:      %s\n", FormatTime(info.created_ms).c_str());
       std::printf("description:  %s\n", info.description.c_str());
       std::printf("grantees:     %s\n",

@@ -232,6 +232,7 @@ void JobRunner::Sweep() {
     }
   }
   swept_ = true;
+  if (options_.after_sweep) options_.after_sweep();
 }
 
 void JobRunner::Run() {

@@ -85,6 +85,8 @@ struct JobRunnerOptions {
   size_t page = 256;                                // objects per catalog page
   // Called with each key found destroyed (Sweep), for the log and audit.
   std::function<void(const std::string& key_id)> on_destroyed;
+  // Runs at the end of every sweep (the provider keys of destroyed keys).
+  std::function<void()> after_sweep;
 };
 
 class JobRunner {

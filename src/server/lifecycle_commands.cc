@@ -12,7 +12,9 @@
 
 #include "objects/key_maintenance.h"
 #include "server/control.h"
+#include "server/audit_log.h"
 #include "server/jobs.h"
+#include "server/providers.h"
 #include "server/status.h"
 
 namespace strongroom::server {
@@ -195,6 +197,19 @@ void PrintKeyUsage(catalog::Catalog& catalog, const keys::KeyInfo& key) {
   }
 }
 
+// `key destroy --now` of a provider-backed key: its provider key goes too,
+// from here if this command has the provider configured, else at the
+// server's next sweep.
+static void DestroyOwnProviderKeys(const ServerSettings& settings, keys::KeyDirectory& directory) {
+  auto registry = ProviderRegistry::Create(settings.providers);
+  auto audit = OpenAuditLog(settings);
+  keys::ProviderLookup lookup = registry ? (*registry)->Lookup() : keys::ProviderLookup();
+  for (const ProviderKeyDestruction& step :
+       DestroyProviderKeys(settings, directory, lookup, audit ? audit->get() : nullptr, LocalActor())) {
+    std::printf("%s\n", DescribeOutcome(step).c_str());
+  }
+}
+
 Result<void> RunKeyLifecycle(const ServerSettings& settings, catalog::Catalog& catalog,
                              keys::KeyDirectory& directory, const KeyCommand& command) {
   using Action = KeyCommand::Action;
@@ -244,6 +259,8 @@ Result<void> RunKeyLifecycle(const ServerSettings& settings, catalog::Catalog& c
         std::printf("destroyed key %s: its version salts are deleted; %llu objects (%s) are "
                     "crypto-shredded\n",
                     Named(scheduled).c_str(), count, bytes.c_str());
+        // A provider-backed key may free a provider key it shared.
+        if (scheduled.provider != keys::kRootProvider) DestroyOwnProviderKeys(settings, directory);
         return Ok();
       }
       std::printf("key %s is pending deletion: it will be destroyed at %s.\n"

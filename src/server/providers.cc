@@ -2,6 +2,7 @@
 #include "server/providers.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "crypto/constant_time.h"
@@ -9,6 +10,7 @@
 #include "keys/kmip/kmip_provider.h"
 #include "keys/pkcs11/pkcs11_provider.h"
 #include "keys/tpm/tpm_provider.h"
+#include "server/audit_log.h"
 
 namespace strongroom::server {
 namespace {
@@ -343,7 +345,8 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
     return error.WithContext("provider '" + provider_id + "' key '" + key_name + "'");
   }));
   STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info,
-                              directory.Create(name, description, provider_id, key_name));
+                              directory.Create(name, description, provider_id, key_name,
+                                               /*provider_key_owned=*/provider_key.empty()));
   keys::ProviderKeks keks(directory, registry->Lookup());
   auto ensured = keks.Ensure(info, info.current_version);
   if (!ensured) {
@@ -352,6 +355,72 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
         "at first use)"));
   }
   return info;
+}
+
+std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& settings,
+                                                       keys::KeyDirectory& directory,
+                                                       const keys::ProviderLookup& lookup,
+                                                       keys::AuditSink* audit,
+                                                       const std::string& actor) {
+  std::vector<ProviderKeyDestruction> out;
+  std::optional<keys::ProviderRootInfo> root;
+  if (keys::ProviderRootExists(settings.key_dir)) {
+    auto read = keys::ReadProviderRoot(settings.key_dir);
+    if (!read) return out;  // unsure what wraps the root key: destroy nothing
+    root = std::move(*read);
+  }
+  auto due = directory.ProviderKeysToDestroy();
+  if (!due) {
+    std::fprintf(stderr, "strongroom: listing provider keys to destroy: %s\n",
+                 due.error().message().c_str());
+    return out;
+  }
+  for (keys::KeyInfo& key : *due) {
+    ProviderKeyDestruction step{std::move(key), std::nullopt, false};
+    keys::KeyProvider* provider = lookup ? lookup(step.key.provider) : nullptr;
+    Result<void> destroyed =
+        Unavailable("key provider '" + step.key.provider + "' is not configured here ([provider." +
+                    step.key.provider + "])");
+    if (root && root->provider == step.key.provider && root->key_name == step.key.provider_key) {
+      destroyed = Unimplemented("it also wraps the root key (root.provider), so it is kept");
+    } else if (provider != nullptr) {
+      destroyed = provider->DestroyKey(step.key.provider_key);
+    }
+    if (!destroyed) step.error = destroyed.error();
+    const bool gone = destroyed || destroyed.error().code() == ErrorCode::kNotFound;
+    const bool impossible = !destroyed && destroyed.error().code() == ErrorCode::kUnimplemented;
+    if (gone || impossible) {
+      auto marked = directory.MarkProviderKeyDestroyed(step.key.key_id);
+      step.settled = marked.has_value();
+      if (!marked) step.error = marked.error();
+    }
+    keys::AuditEvent event;
+    event.operation = keys::audit_op::kKeyDestroy;
+    event.actor = actor;
+    event.key_id = step.key.key_id;
+    event.ok = gone;
+    if (step.error && !gone) event.error = step.error->message();
+    event.details = {{"phase", "provider-key"},
+                     {"provider", step.key.provider},
+                     {"provider_key", step.key.provider_key}};
+    RecordOrWarn(audit, event);
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+std::string DescribeOutcome(const ProviderKeyDestruction& step) {
+  std::string which = "key " + step.key.key_id + ": its provider key '" + step.key.provider_key +
+                      "' at '" + step.key.provider + "'";
+  if (!step.error) return which + " is destroyed";
+  if (step.error->code() == ErrorCode::kNotFound) return which + " was already gone";
+  if (step.error->code() == ErrorCode::kUnimplemented) {
+    return which + " is not destroyed (" + step.error->message() +
+           "); the KEKs it wrapped are deleted from the catalog, but a catalog backup "
+           "holding them stays readable while that key exists";
+  }
+  return which + " could not be destroyed yet (" + step.error->message() +
+         "); strongroom serve tries again at its next sweep";
 }
 
 // ------------------------------------------------------------------ unsealer

@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,7 @@
 #include "keys/hierarchy/kek_cache.h"
 #include "keys/hierarchy/provider_keks.h"
 #include "keys/key_directory.h"
+#include "keys/audit.h"
 #include "keys/key_provider.h"
 #include "keys/provider_root/provider_root.h"
 #include "server/options.h"
@@ -112,6 +114,30 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
                                               const std::string& description,
                                               const std::string& provider_id,
                                               const std::string& provider_key);
+
+// The last step of destroying a provider-backed KMS key: destroys, at its
+// provider, each provider key that strongroom created for a KMS key that is
+// now destroyed (KeyDirectory::ProviderKeysToDestroy), so that a copy of
+// the catalog in a backup, which still holds the wrapped KEKs, is useless
+// too. Keys the operator brought (--provider-key) are never touched. Done
+// or already gone (kNotFound) and "cannot be destroyed" (kUnimplemented: a
+// TPM primary key, re-derived from the owner seed) are recorded and
+// audited; other failures (provider down, not configured) are audited and
+// retried at the next call.
+struct ProviderKeyDestruction {
+  keys::KeyInfo key;
+  std::optional<Error> error;  // absent: destroyed at the provider
+  bool settled = false;        // recorded; not tried again
+};
+// A provider key that also wraps the root key (root.provider in
+// settings.key_dir) is kept and recorded as such.
+std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& settings,
+                                                       keys::KeyDirectory& directory,
+                                                       const keys::ProviderLookup& lookup,
+                                                       keys::AuditSink* audit,
+                                                       const std::string& actor);
+// One line for the operator about one such step.
+std::string DescribeOutcome(const ProviderKeyDestruction& step);
 
 // `serve` with a provider keyring: unwraps the root key with no human
 // input. If the provider cannot be reached, the server starts sealed and

@@ -16,7 +16,10 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/sqlite/sqlite_catalog.h"
 #include "crypto/certificate.h"
+#include "keys/hierarchy/fake_key_provider_test_util.h"
+#include "keys/provider_root/provider_root.h"
 #include "server/options.h"
 #include "testing/test_util.h"
 
@@ -184,6 +187,72 @@ TEST(ProviderRegistryTest, Pkcs11ModuleThatCannotBeLoadedIsRetriedLater) {
   ASSERT_FALSE(wrapped);
   EXPECT_EQ(wrapped.error().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(wrapped.error().reason(), "ServiceUnavailable");
+}
+
+// DestroyProviderKeys against a fake provider: only the keys strongroom
+// made, never the root key's, and failures are retried.
+TEST(DestroyProviderKeysTest, DestroysOwnedKeysKeepsTheRootsAndRetriesFailures) {
+  ScratchDir dir;
+  auto catalog = catalog::SqliteCatalog::Open(dir.path() + "/catalog.db");
+  ASSERT_TRUE(catalog);
+  keys::KeyDirectory directory(**catalog);
+  keys::FakeKeyProvider fake("fake");
+  keys::ProviderLookup lookup = [&](std::string_view id) -> keys::KeyProvider* {
+    return id == "fake" ? &fake : nullptr;
+  };
+  ServerSettings settings;
+  settings.key_dir = dir.path() + "/keys";
+  std::filesystem::create_directories(settings.key_dir);
+  auto root_key = fake.CreateKey("root");
+  ASSERT_TRUE(root_key);
+  ASSERT_TRUE(keys::CreateProviderRoot(settings.key_dir, fake, *root_key));
+
+  auto own = fake.CreateKey("own");
+  auto given = fake.CreateKey("given");
+  ASSERT_TRUE(own && given);
+  auto a = directory.Create("a", "", "fake", *own, /*provider_key_owned=*/true);
+  auto b = directory.Create("b", "", "fake", *given);
+  auto c = directory.Create("c", "", "fake", *root_key, /*provider_key_owned=*/true);
+  auto d = directory.Create("d", "", "elsewhere", "far", /*provider_key_owned=*/true);
+  ASSERT_TRUE(a && b && c && d);
+  for (const auto* key : {&*a, &*b, &*c, &*d}) {
+    ASSERT_TRUE(directory.ScheduleDestroy(key->key_id, 0));
+  }
+  ASSERT_TRUE(directory.DestroyDueKeys());
+
+  fake.down = true;  // unreachable: only the root's key settles (nothing to ask)
+  auto first = DestroyProviderKeys(settings, directory, lookup, nullptr, "test");
+  ASSERT_EQ(first.size(), 3u);  // a, c, d; never b
+  for (const auto& step : first) {
+    EXPECT_EQ(step.settled, step.key.key_id == c->key_id) << step.key.key_id;
+    ASSERT_TRUE(step.error.has_value());
+    if (step.key.key_id == c->key_id) {
+      EXPECT_NE(DescribeOutcome(step).find("root key"), std::string::npos);
+    } else {
+      EXPECT_NE(DescribeOutcome(step).find("tries again"), std::string::npos);
+    }
+  }
+  fake.down = false;
+  auto second = DestroyProviderKeys(settings, directory, lookup, nullptr, "test");
+  ASSERT_EQ(second.size(), 2u);
+  for (const auto& step : second) {
+    if (step.key.key_id == a->key_id) {
+      EXPECT_TRUE(step.settled);
+      EXPECT_FALSE(step.error.has_value());
+      EXPECT_NE(DescribeOutcome(step).find("is destroyed"), std::string::npos);
+    } else {
+      EXPECT_EQ(step.key.key_id, d->key_id);
+      EXPECT_FALSE(step.settled);  // its provider is not configured here
+      EXPECT_NE(DescribeOutcome(step).find("not configured"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(::strongroom::testing::FailsWith(fake.Wrap(*own, AsBytes(std::string_view("x")), {}),
+                                              ErrorCode::kNotFound));
+  EXPECT_TRUE(fake.Wrap(*given, AsBytes(std::string_view("x")), {}));
+  EXPECT_TRUE(fake.Wrap(*root_key, AsBytes(std::string_view("x")), {}));
+  auto third = DestroyProviderKeys(settings, directory, lookup, nullptr, "test");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].key.key_id, d->key_id);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import sqlite3
 import sys
@@ -218,6 +219,110 @@ class ProviderBackedKeyTest(ProviderTestCase):
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("[provider.pkcs11]", bad.stderr)
         self.stop(server)
+
+
+def kmip_key_exists(kmip: ph.Kmip, uid: str) -> bool:
+    """Whether PyKMIP's own client can still Get the key `uid`."""
+    from kmip import enums
+    from kmip.pie import client as pie_client
+    from kmip.pie.exceptions import KmipOperationFailure
+    e = kmip.env
+    with pie_client.ProxyKmipClient(hostname=e["KMIP_HOST"], port=int(e["KMIP_PORT"]),
+                                    cert=e["KMIP_CLIENT_CERT"], key=e["KMIP_CLIENT_KEY"],
+                                    ca=e["KMIP_CA"], config_file="/dev/null",
+                                    kmip_version=enums.KMIPVersion.KMIP_1_2) as client:
+        try:
+            client.get(uid)
+            return True
+        except KmipOperationFailure as exc:
+            if exc.reason == enums.ResultReason.ITEM_NOT_FOUND:
+                return False
+            raise
+
+
+def pkcs11_labels(p11: ph.Pkcs11) -> list:
+    """Labels of the secret keys on the SoftHSM2 token, listed by OpenSC's pkcs11-tool."""
+    import subprocess
+    e = p11.env
+    out = subprocess.run(["pkcs11-tool", "--module", e["PKCS11_MODULE"], "--token-label",
+                          e["PKCS11_TOKEN_LABEL"], "--pin", e["PKCS11_PIN"], "--list-objects",
+                          "--type", "secrkey"],
+                         env={**os.environ, **p11.process_env()}, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    return [l.split(":", 1)[1].strip() for l in out.splitlines()
+            if l.strip().startswith("label:")]
+
+
+class ProviderKeyDestructionTest(ProviderTestCase):
+    """Destroying a provider-backed KMS key destroys the provider key strongroom
+    made for it (a catalog backup keeps the wrapped KEKs), never one it was given."""
+
+    def provider_key_of(self, server, ref: str) -> str:
+        described = server.key("describe", ref).stdout
+        m = re.search(r"provider:\s+\S+ \(key '([^']+)'\)", described)
+        self.assertIsNotNone(m, described)
+        return m.group(1)
+
+    def test_destroy_reaches_kmip_and_pkcs11(self):
+        kmip = self.provider("kmip")
+        p11 = self.provider("pkcs11")
+        server = self.server([kmip, p11], kmip)
+        server.start()
+        kmip_kms = ph.create_provider_key(server, "shred-kmip", "kmip")
+        p11_kms = ph.create_provider_key(server, "shred-p11", "pkcs11")
+        kmip_key = self.provider_key_of(server, "alias/shred-kmip")
+        p11_key = self.provider_key_of(server, "alias/shred-p11")
+        self.assertRegex(server.key("describe", "alias/shred-kmip").stdout,
+                         r"provider key: created by strongroom; destroyed at the provider with")
+        # A key made over an existing provider key shares it and keeps it alive.
+        server.key("create", "sharer", "--provider", "pkcs11", "--provider-key", p11_key)
+        self.assertRegex(server.key("describe", "alias/sharer").stdout,
+                         r"provider key: brought by the operator")
+        self.assertTrue(kmip_key_exists(kmip, kmip_key))
+        self.assertIn(p11_key, pkcs11_labels(p11))
+
+        s3 = self.client(server)
+        s3.create_bucket(Bucket="shred")
+        for alias in ("shred-kmip", "shred-p11", "sharer"):
+            s3.put_object(Bucket="shred", Key=alias, Body=alias.encode() * 100,
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId=f"alias/{alias}")
+
+        # KMIP: `key destroy --now` destroys the KMIP key too (Revoke + Destroy).
+        out = server.key("destroy", "alias/shred-kmip", "--pending-seconds", "0").stdout
+        self.assertIn(f"its provider key '{kmip_key}' at 'kmip' is destroyed", out)
+        self.assertFalse(kmip_key_exists(kmip, kmip_key))
+        self.assertRegex(server.key("describe", kmip_kms).stdout,
+                         r"provider key: created by strongroom; destroyed at the provider 20")
+        with self.assertRaises(ClientError) as caught:
+            s3.get_object(Bucket="shred", Key="shred-kmip")
+        self.assertEqual(status_of(caught.exception), 400)
+
+        # PKCS#11: the shared token key outlives the first key...
+        out = server.key("destroy", "alias/shred-p11", "--pending-seconds", "0").stdout
+        self.assertNotIn("is destroyed", out.split("crypto-shredded", 1)[1])
+        self.assertIn(p11_key, pkcs11_labels(p11))
+        self.assertEqual(s3.get_object(Bucket="shred", Key="sharer")["Body"].read(),
+                         b"sharer" * 100)
+        # ... and goes with the last key that used it, this time through the
+        # server's own sweep: the pending window ends, the restart sweeps.
+        server.key("destroy", "alias/sharer", "--pending-seconds", "1")
+        time.sleep(1.5)
+        self.stop(server)
+        server.start()
+        line = server.wait_for_line(r"provider key .* at 'pkcs11'", timeout=30)
+        self.assertIsNotNone(line, "\n".join(server.stdout_lines + server.stderr_lines))
+        self.assertIn(f"key {p11_kms}: its provider key '{p11_key}' at 'pkcs11' is destroyed",
+                      line)
+        self.assertNotIn(p11_key, pkcs11_labels(p11))
+        self.stop(server)
+
+        with open(os.path.join(server.data_dir, "audit.log")) as f:
+            steps = [l for l in f if '"phase":"provider-key"' in l]
+        self.assertEqual(len(steps), 2, steps)
+        self.assertTrue(any(kmip_key in l and '"result":"ok"' in l and '"actor":"local:' in l
+                            for l in steps), steps)
+        self.assertTrue(any(p11_key in l and '"result":"ok"' in l and '"actor":"server"' in l
+                            for l in steps), steps)
 
 
 class SealedUntilProviderAnswersTest(ProviderTestCase):

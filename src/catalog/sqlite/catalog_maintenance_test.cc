@@ -323,6 +323,34 @@ TEST_F(MaintenanceTest, DestroyKmsKeyRemovesEverySaltFromTheFiles) {
   EXPECT_TRUE(AnyFileContains(dir_.path(), other_salt));
 }
 
+TEST_F(MaintenanceTest, ProviderKeyOwnershipAndItsDestructionAreRecorded) {
+  KmsKey row{"p", "", "enabled", 1, 1, "customer", "kmip", 0, "kmip-uid-7"};
+  row.provider_key_owned = true;
+  ASSERT_OK(catalog_->CreateKmsKey(row, KmsKeyVersion{"p", 1, Bytes(32, 9), 1}));
+  ASSERT_OK(catalog_->CreateKmsKey(KmsKey{"e", "", "enabled", 1, 1, "customer", "kmip", 0, "x"},
+                                   KmsKeyVersion{"e", 1, Bytes(32, 8), 1}));
+  auto owned = catalog_->GetKmsKey("p");
+  ASSERT_TRUE(owned);
+  EXPECT_TRUE(owned->provider_key_owned);
+  EXPECT_EQ(owned->provider_key_destroyed_ms, 0);
+  auto external = catalog_->GetKmsKey("e");
+  ASSERT_TRUE(external);
+  EXPECT_FALSE(external->provider_key_owned);
+
+  // Only once the KMS key itself is destroyed.
+  EXPECT_TRUE(FailsWith(catalog_->MarkKmsProviderKeyDestroyed("p", 5), ErrorCode::kFailedPrecondition));
+  EXPECT_TRUE(FailsWith(catalog_->MarkKmsProviderKeyDestroyed("nope", 5), ErrorCode::kNotFound));
+  ASSERT_OK(catalog_->UpdateKmsKeyState("p", "enabled", "pending-destroy", 10));
+  ASSERT_OK(catalog_->DestroyKmsKey("p", 10));
+  ASSERT_OK(catalog_->MarkKmsProviderKeyDestroyed("p", 20));
+  auto keys = catalog_->ListKmsKeys();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].key_id, "p");
+  EXPECT_EQ((*keys)[0].provider_key_destroyed_ms, 20);
+  EXPECT_EQ((*keys)[0].provider_key, "kmip-uid-7");  // named still, for the record
+}
+
 TEST_F(MaintenanceTest, JobsRoundTripAndUpdate) {
   Job job;
   job.job_id = "j1";

@@ -155,6 +155,13 @@ CREATE INDEX jobs_by_creation ON jobs (created_ms, job_id);
 ALTER TABLE kms_keys ADD COLUMN provider_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE kms_key_versions ADD COLUMN wrapped BLOB NOT NULL DEFAULT x'';
 )sql",
+    // Version 5: whether strongroom created a provider-backed key's provider
+    // key (only then does it destroy that key after the KMS key), and when
+    // it did.
+    R"sql(
+ALTER TABLE kms_keys ADD COLUMN provider_key_owned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kms_keys ADD COLUMN provider_key_destroyed_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteCatalog::kSchemaVersion);
 
@@ -237,13 +244,16 @@ constexpr const char* kDeleteUser = "DELETE FROM users WHERE access_key = ?1";
 
 constexpr const char* kInsertKmsKey =
     "INSERT INTO kms_keys (key_id, description, state, current_version, created_ms, kind, "
-    "provider, destroy_ms, provider_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "provider, destroy_ms, provider_key, provider_key_owned) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+#define STRONGROOM_KMS_KEY_COLUMNS                                                            \
+  "key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, " \
+  "provider_key, provider_key_owned, provider_key_destroyed_ms"
 constexpr const char* kSelectKmsKey =
-    "SELECT key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, "
-    "provider_key FROM kms_keys WHERE key_id = ?1";
+    "SELECT " STRONGROOM_KMS_KEY_COLUMNS " FROM kms_keys WHERE key_id = ?1";
 constexpr const char* kSelectKmsKeys =
-    "SELECT key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, "
-    "provider_key FROM kms_keys ORDER BY created_ms, rowid";
+    "SELECT " STRONGROOM_KMS_KEY_COLUMNS " FROM kms_keys ORDER BY created_ms, rowid";
+#undef STRONGROOM_KMS_KEY_COLUMNS
 constexpr const char* kSetKmsKeyState = "UPDATE kms_keys SET state = ?2 WHERE key_id = ?1";
 constexpr const char* kSetKmsKeyVersion =
     "UPDATE kms_keys SET current_version = ?2 WHERE key_id = ?1";
@@ -679,6 +689,8 @@ KmsKey ReadKmsKey(auto& stmt) {
   key.provider = stmt.Text(6);
   key.destroy_ms = stmt.Int(7);
   key.provider_key = stmt.Text(8);
+  key.provider_key_owned = stmt.Int(9) != 0;
+  key.provider_key_destroyed_ms = stmt.Int(10);
   return key;
 }
 
@@ -1329,7 +1341,8 @@ Result<void> SqliteCatalog::CreateKmsKey(const KmsKey& key, const KmsKeyVersion&
         .Bind(6, key.kind)
         .Bind(7, key.provider)
         .BindInt(8, key.destroy_ms)
-        .Bind(9, key.provider_key);
+        .Bind(9, key.provider_key)
+        .BindInt(10, key.provider_key_owned ? 1 : 0);
     STRONGROOM_RETURN_IF_ERROR(insert.Run());
   }
   {
@@ -1555,6 +1568,8 @@ constexpr const char* kUpdateKmsKeyState =
 constexpr const char* kDeleteKmsKeyVersions = "DELETE FROM kms_key_versions WHERE key_id = ?1";
 constexpr const char* kMarkKmsKeyDestroyed =
     "UPDATE kms_keys SET state = 'destroyed', destroy_ms = ?2 WHERE key_id = ?1";
+constexpr const char* kMarkKmsProviderKeyDestroyed =
+    "UPDATE kms_keys SET provider_key_destroyed_ms = ?2 WHERE key_id = ?1";
 
 // kek_ref filters: ?3 prefix (NULL: any), ?4 excluded kek_ref (NULL: none).
 // The kek_ref terms are expressions, so the planner walks the (bucket, key)
@@ -1712,6 +1727,23 @@ Result<void> SqliteCatalog::DestroyKmsKey(std::string_view key_id, int64_t now_m
   STRONGROOM_RETURN_IF_ERROR(destroyed);
   (void)Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   return Ok();
+}
+
+Result<void> SqliteCatalog::MarkKmsProviderKeyDestroyed(std::string_view key_id,
+                                                        int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
+  STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
+  if (!key) return NotFound("no KMS key " + Quote(key_id));
+  if (key->state != "destroyed") {
+    return FailedPrecondition("KMS key " + Quote(key_id) + " is " + key->state +
+                              ", not destroyed");
+  }
+  {
+    STRONGROOM_ASSIGN_OR_RETURN(Statement mark, Prepare(kMarkKmsProviderKeyDestroyed));
+    STRONGROOM_RETURN_IF_ERROR(mark.Bind(1, key_id).BindInt(2, now_ms).Run());
+  }
+  return txn.Commit();
 }
 
 Result<std::vector<ObjectKeyRecord>> SqliteCatalog::ScanObjects(const ObjectScanRequest& request) {

@@ -123,7 +123,7 @@ namespace strongroom::catalog {
 class SqliteCatalog : public Catalog {
  public:
   // The newest schema version this build creates and understands.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   struct Options {
     // How long a write waits for another connection's transaction before
@@ -189,6 +189,7 @@ class SqliteCatalog : public Catalog {
   Result<void> UpdateKmsKeyState(std::string_view key_id, std::string_view expected_state,
                                  std::string_view state, int64_t destroy_ms) override;
   Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) override;
+  Result<void> MarkKmsProviderKeyDestroyed(std::string_view key_id, int64_t now_ms) override;
 
   Result<std::vector<ObjectKeyRecord>> ScanObjects(const ObjectScanRequest& request) override;
   Result<ObjectCount> CountObjects(const ObjectScanRequest& request) override;

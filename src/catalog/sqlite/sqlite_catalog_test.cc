@@ -297,8 +297,8 @@ void CheckListing(Catalog& catalog, const std::vector<std::string>& keys, const 
 TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   auto version = catalog_->SchemaVersion();
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, 4);
-  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 4);
+  EXPECT_EQ(*version, 5);
+  EXPECT_EQ(SqliteCatalog::kSchemaVersion, 5);
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -318,6 +318,8 @@ TEST_F(CatalogTest, OpenSetsWalModeAndRecordsTheSchemaVersion) {
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 3);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
