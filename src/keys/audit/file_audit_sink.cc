@@ -88,15 +88,65 @@ std::string FormatAuditEvent(const AuditEvent& event, int64_t now_ms) {
   return out;
 }
 
-Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& path) {
+Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(
+    const std::string& path, std::chrono::milliseconds sync_interval) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     return tl::unexpected(ErrnoError(errno, "cannot open the audit log '" + path + "'"));
   }
-  return std::unique_ptr<FileAuditSink>(new FileAuditSink(path, fd));
+  return std::unique_ptr<FileAuditSink>(new FileAuditSink(path, fd, sync_interval));
 }
 
-FileAuditSink::~FileAuditSink() { ::close(fd_); }
+FileAuditSink::FileAuditSink(std::string path, int fd, std::chrono::milliseconds sync_interval)
+    : path_(std::move(path)), fd_(fd), sync_interval_(sync_interval) {
+  syncer_ = std::thread([this] { SyncLoop(); });
+}
+
+FileAuditSink::~FileAuditSink() {
+  {
+    std::lock_guard lock(sync_mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  syncer_.join();
+  bool dirty = false;
+  {
+    std::lock_guard lock(sync_mutex_);
+    dirty = dirty_;
+  }
+  if (dirty) (void)Sync();
+  ::close(fd_);
+}
+
+Result<void> FileAuditSink::Sync() {
+  int rc;
+  do {
+    rc = ::fdatasync(fd_);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    return Unavailable("cannot sync the audit log '" + path_ + "': " +
+                       ErrnoError(errno, "fdatasync").message());
+  }
+  syncs_.fetch_add(1);
+  return Ok();
+}
+
+void FileAuditSink::SyncLoop() {
+  std::unique_lock lock(sync_mutex_);
+  while (!stop_) {
+    wake_.wait_for(lock, sync_interval_, [this] { return stop_; });
+    if (!dirty_) continue;
+    dirty_ = false;
+    lock.unlock();
+    if (auto synced = Sync(); !synced) {
+      std::fprintf(stderr, "strongroom: %s\n", synced.error().message().c_str());
+      lock.lock();
+      dirty_ = true;  // try again at the next round
+      continue;
+    }
+    lock.lock();
+  }
+}
 
 Result<void> FileAuditSink::Record(const AuditEvent& event) {
   std::string line = FormatAuditEvent(event, NowMs());
@@ -114,6 +164,15 @@ Result<void> FileAuditSink::Record(const AuditEvent& event) {
                          ErrnoError(err, "write").message());
     }
     rest = rest.subspan(static_cast<size_t>(n));
+  }
+  // Key management is rare and must survive power loss before the command
+  // reports success; per-request events are synced in groups.
+  const bool per_request = event.operation == audit_op::kWrap ||
+                           event.operation == audit_op::kUnwrap;
+  if (!per_request) return Sync();
+  {
+    std::lock_guard sync_lock(sync_mutex_);
+    dirty_ = true;
   }
   return Ok();
 }

@@ -17,10 +17,22 @@
 //
 // "result" is "ok" or "error". Strings are JSON-escaped; bytes that are not
 // UTF-8 are written as \u00XX each.
+//
+// Durability. A line is in the kernel once Record returns, so a crash of
+// the process loses nothing. Against power loss: key management events
+// (init, unseal, key.*) are synced (fdatasync) before Record returns; the
+// per-request wrap/unwrap events are synced in groups by a background
+// thread at most `sync_interval` later (and at close), so a read does not
+// wait for the disk.
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "keys/audit.h"
 
@@ -29,7 +41,9 @@ namespace strongroom::keys {
 class FileAuditSink : public AuditSink {
  public:
   // Opens (or creates, 0600) `path` for appending. Errors name the path.
-  static Result<std::unique_ptr<FileAuditSink>> Open(const std::string& path);
+  static constexpr std::chrono::milliseconds kDefaultSyncInterval{1000};
+  static Result<std::unique_ptr<FileAuditSink>> Open(
+      const std::string& path, std::chrono::milliseconds sync_interval = kDefaultSyncInterval);
   ~FileAuditSink() override;
   FileAuditSink(const FileAuditSink&) = delete;
   FileAuditSink& operator=(const FileAuditSink&) = delete;
@@ -37,12 +51,24 @@ class FileAuditSink : public AuditSink {
   Result<void> Record(const AuditEvent& event) override;
 
   const std::string& path() const { return path_; }
+  // fdatasync calls so far (for tests).
+  uint64_t syncs() const { return syncs_.load(); }
 
  private:
-  FileAuditSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  FileAuditSink(std::string path, int fd, std::chrono::milliseconds sync_interval);
+  Result<void> Sync();
+  void SyncLoop();
+
   std::string path_;
   int fd_;
-  std::mutex mutex_;
+  std::chrono::milliseconds sync_interval_;
+  std::mutex mutex_;  // one line at a time
+  std::mutex sync_mutex_;
+  std::condition_variable wake_;
+  bool dirty_ = false;  // lines written since the last sync (under sync_mutex_)
+  bool stop_ = false;
+  std::atomic<uint64_t> syncs_{0};
+  std::thread syncer_;
 };
 
 // One event as its JSON object (no newline), stamped `now_ms` unless the

@@ -145,6 +145,29 @@ TEST(FileAuditSinkTest, WritersOnSeparateDescriptorsDoNotInterleave) {
   }
 }
 
+TEST(FileAuditSinkTest, KeyManagementSyncsAtOnceRequestEventsInGroups) {
+  ScratchDir dir;
+  auto sink = FileAuditSink::Open(dir.path() + "/audit.log", std::chrono::milliseconds(50));
+  ASSERT_TRUE(sink);
+  AuditEvent created;
+  created.operation = audit_op::kKeyCreate;
+  ASSERT_TRUE((*sink)->Record(created));
+  EXPECT_EQ((*sink)->syncs(), 1u);  // before Record returned
+  AuditEvent unwrap;
+  unwrap.operation = audit_op::kUnwrap;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*sink)->Record(unwrap));
+  EXPECT_LE((*sink)->syncs(), 5u);  // not a sync per request
+  for (int i = 0; i < 200 && (*sink)->syncs() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a last group
+  const uint64_t settled = (*sink)->syncs();
+  EXPECT_GE(settled, 2u);  // the hundred were synced in the background
+  EXPECT_LE(settled, 6u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ((*sink)->syncs(), settled);  // nothing written: no sync
+}
+
 TEST(FileAuditSinkTest, UnopenablePathsFail) {
   ScratchDir dir;
   EXPECT_FALSE(FileAuditSink::Open(dir.path()));                  // a directory
