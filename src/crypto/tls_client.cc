@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -146,20 +148,62 @@ std::string Endpoint(const std::string& host, uint16_t port) {
          std::to_string(port);
 }
 
+using Addresses = std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)>;
+
+// One name lookup in flight: it must stay alive until glibc is done with it.
+struct Lookup {
+  std::string name;
+  std::string service;
+  addrinfo hints{};
+  gaicb request{};
+};
+
+// Resolves `host` within the deadline. getaddrinfo has no timeout, so this
+// uses glibc's asynchronous getaddrinfo_a and waits with gai_suspend; a
+// lookup still running at the deadline is cancelled, or, if the resolver
+// will not let go of it, left to a thread that frees it once it ends.
+Result<Addresses> Resolve(const std::string& host, uint16_t port, Deadline deadline) {
+  auto lookup = std::make_unique<Lookup>();
+  lookup->name = host;
+  lookup->service = std::to_string(port);
+  lookup->hints.ai_family = AF_UNSPEC;
+  lookup->hints.ai_socktype = SOCK_STREAM;
+  lookup->hints.ai_flags = AI_NUMERICSERV | (IsIpLiteral(host) ? AI_NUMERICHOST : 0);
+  lookup->request.ar_name = lookup->name.c_str();
+  lookup->request.ar_service = lookup->service.c_str();
+  lookup->request.ar_request = &lookup->hints;
+  gaicb* list[] = {&lookup->request};
+  int rc = ::getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr);
+  if (rc != 0) return Unreachable("resolving '" + host + "': " + ::gai_strerror(rc));
+  for (;;) {
+    rc = ::gai_error(&lookup->request);
+    if (rc != EAI_INPROGRESS) break;
+    const int ms = MillisUntil(deadline);
+    if (ms == 0) {
+      if (::gai_cancel(&lookup->request) == EAI_NOTCANCELED) {
+        std::thread([pending = lookup.release()] {
+          gaicb* waiting[] = {&pending->request};
+          while (::gai_error(&pending->request) == EAI_INPROGRESS) {
+            ::gai_suspend(waiting, 1, nullptr);
+          }
+          if (pending->request.ar_result != nullptr) ::freeaddrinfo(pending->request.ar_result);
+          delete pending;
+        }).detach();
+      } else if (lookup->request.ar_result != nullptr) {
+        ::freeaddrinfo(lookup->request.ar_result);
+      }
+      return Unreachable("resolving '" + host + "': timed out");
+    }
+    const timespec wait{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+    ::gai_suspend(list, 1, &wait);  // EAI_AGAIN (time up) and EAI_INTR: look again
+  }
+  if (rc != 0) return Unreachable("resolving '" + host + "': " + ::gai_strerror(rc));
+  return Addresses(lookup->request.ar_result, ::freeaddrinfo);
+}
+
 // Non-blocking TCP connect to the first address of `host` that answers.
 Result<int> ConnectTcp(const std::string& host, uint16_t port, Deadline deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (IsIpLiteral(host) ? AI_NUMERICHOST : 0);
-  addrinfo* found = nullptr;
-  // Name resolution is the one step not bounded by the deadline (getaddrinfo
-  // has no timeout); configure IP literals or a local resolver.
-  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
-  if (rc != 0) {
-    return Unreachable("resolving '" + host + "': " + ::gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
+  STRONGROOM_ASSIGN_OR_RETURN(Addresses addresses, Resolve(host, port, deadline));
   std::string last_error = "no address";
   for (addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
     const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
