@@ -12,12 +12,13 @@
 // copy-in-place always wins (the rewrap of that object is just skipped).
 //
 // Re-encryption rewrites an object under a fresh DEK and object id through
-// ObjectStore::PutObject (the normal encrypting path), with its mode, KMS
-// key, context, content headers, user metadata, checksums, owner and
-// last-modified time; the replacement is conditional as above
-// (WriteRequest::replace_if). Multipart objects come back as single-part
-// objects (their ETag becomes the MD5 of the whole for SSE-S3; SSE-KMS ETags
-// change anyway with the DEK), so objects above kMaxObjectSize fail.
+// ObjectStore::Reencrypt, with its mode, KMS key, context, content headers,
+// user metadata, checksums, owner and last-modified time, and with its ETag
+// byte for byte and its part layout (a multipart object keeps its part
+// count, part sizes and part-number reads), so objects of any size can be
+// re-encrypted and sync tools that compare ETags see no change. The
+// replacement is conditional as above (ReplaceCondition); no multipart
+// upload is ever visible.
 //
 // SSE-C objects are skipped by both: the server holds nothing to unwrap them
 // with. Objects under keys of other providers are skipped too.

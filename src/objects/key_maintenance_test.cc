@@ -4,8 +4,9 @@
 // object readable, and no object under an old version; SSE-C is skipped;
 // uploads in progress are rewrapped and still complete; concurrent
 // overwrites and copies in place win over rewrap and re-encryption;
-// re-encryption changes data and ids but keeps content, metadata and facts;
-// a destroyed key makes its objects unreadable with a clear error.
+// re-encryption changes data and ids but keeps content, metadata, facts,
+// the ETag and a multipart object's part layout, and a tampered ETag or blob
+// still fails closed afterwards; a destroyed key makes its objects unreadable with a clear error.
 
 #include "objects/key_maintenance.h"
 
@@ -13,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -122,6 +124,49 @@ class KeyMaintenanceTest : public ::testing::Test {
     record.encryption = object->encryption;
     record.kek_ref = object->kek_ref;
     return record;
+  }
+
+  // Completes a multipart upload of `parts` (part number -> data).
+  Result<ObjectInfo> PutMultipart(const std::string& key,
+                                  const std::vector<std::pair<uint32_t, Bytes>>& parts,
+                                  EncryptionRequest encryption, Attributes attributes) {
+    WriteRequest create;
+    create.bucket = "bucket";
+    create.key = key;
+    create.owner = "owner";
+    create.attributes = std::move(attributes);
+    create.encryption = encryption;
+    STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, store_->CreateUpload(create));
+    std::vector<CompletedPart> completed;
+    for (const auto& [number, data] : parts) {
+      ByteViewSource body(data);
+      BodyChecks checks;
+      checks.checksum_algorithm = aws::ChecksumAlgorithm::kSha256;
+      STRONGROOM_ASSIGN_OR_RETURN(
+          PartInfo part,
+          store_->UploadPart(upload.upload_id, "bucket", key, number, body, checks, {}));
+      completed.push_back({number, part.etag});
+    }
+    return store_->CompleteUpload(upload.upload_id, "bucket", key, completed, {});
+  }
+
+  // Plaintext [offset, offset + length) of an object.
+  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) {
+    STRONGROOM_ASSIGN_OR_RETURN(auto reader, store_->OpenObject("bucket", key, {}));
+    STRONGROOM_ASSIGN_OR_RETURN(auto source, reader->NewRangeSource(offset, length));
+    Bytes out(length);
+    STRONGROOM_ASSIGN_OR_RETURN(size_t got, ReadFull(*source, out));
+    if (got != out.size()) return DataLoss("short read");
+    return out;
+  }
+
+  // Rewrites the catalog record of `key` through `change` (a tampering).
+  void Tamper(const std::string& key, const std::function<void(catalog::Object&)>& change) {
+    auto object = catalog_->GetObject("bucket", key);
+    ASSERT_TRUE(object);
+    catalog::Object tampered = *object;
+    change(tampered);
+    ASSERT_TRUE(catalog_->ReplaceObjectIf(tampered, object->object_id));
   }
 
   uint64_t ObjectsUnder(const std::string& kek_ref) {
@@ -369,6 +414,7 @@ TEST_F(KeyMaintenanceTest, ReencryptRewritesDataUnderAFreshKeyKeepingContentAndM
   EXPECT_EQ(after->last_modified_ms, before->last_modified_ms);
   EXPECT_EQ(after->owner, before->owner);
   EXPECT_EQ(after->size, before->size);
+  EXPECT_EQ(after->etag, before->etag);  // the opaque SSE-KMS ETag survives the new DEK
   // The old blob is gone, the new one is new.
   auto blobs_after = Blobs();
   EXPECT_EQ(blobs_after.count(before->blobs[0]), 0u);
@@ -377,6 +423,7 @@ TEST_F(KeyMaintenanceTest, ReencryptRewritesDataUnderAFreshKeyKeepingContentAndM
 
   auto reader = store_->OpenObject("bucket", "k", {});
   ASSERT_TRUE(reader);
+  EXPECT_EQ((*reader)->info().etag, before->etag);
   EXPECT_EQ((*reader)->info().attributes, attributes);
   EXPECT_EQ((*reader)->info().encryption.kms_context, R"({"a":"b"})");
   EXPECT_EQ(*Get("k"), data);
@@ -392,6 +439,193 @@ TEST_F(KeyMaintenanceTest, ReencryptRewritesDataUnderAFreshKeyKeepingContentAndM
   auto changed = maintenance_->ReencryptObject(stale, {});
   ASSERT_TRUE(changed);
   EXPECT_EQ(*changed, MaintenanceOutcome::kChanged);
+}
+
+TEST_F(KeyMaintenanceTest, ReencryptKeepsTheEtagAndPartLayoutOfMultipartObjects) {
+  // Parts 1, 3 and 4 (a gap: part numbers are bound into each stream),
+  // sizes that differ, the last one short.
+  const std::vector<std::pair<uint32_t, Bytes>> parts = {
+      {1, Pattern(kMinPartSize + 100, 11)}, {3, Pattern(kMinPartSize, 12)}, {4, Pattern(777, 13)}};
+  const std::vector<uint64_t> sizes = {kMinPartSize + 100, kMinPartSize, 777};
+  Bytes whole;
+  for (const auto& part : parts) whole.insert(whole.end(), part.second.begin(), part.second.end());
+  const Attributes attributes = {{"Content-Type", "video/mp4"}, {"x-amz-meta-take", "2"}};
+  for (const auto& [key, encryption] : {std::pair{std::string("mp-kms"), Kms(R"({"p":"q"})")},
+                                        std::pair{std::string("mp-s3"), S3()}}) {
+    SCOPED_TRACE(key);
+    auto put = PutMultipart(key, parts, encryption, attributes);
+    ASSERT_TRUE(put) << put.error().ToString();
+    auto head_before = store_->HeadObject("bucket", key, {});
+    ASSERT_TRUE(head_before) << head_before.error().ToString();
+    EXPECT_EQ(head_before->parts_count, 3u);
+    EXPECT_EQ(head_before->part_sizes, sizes);
+    auto before = catalog_->GetObject("bucket", key);
+    ASSERT_TRUE(before);
+    ASSERT_EQ(before->blobs.size(), 3u);
+    std::map<std::string, std::string> blobs_before = Blobs();
+
+    // No upload shows while it runs; every plaintext byte is read once.
+    uint64_t seen = 0;
+    bool upload_seen = false;
+    auto outcome = maintenance_->ReencryptObject(Record(key), [&](size_t n) -> Result<void> {
+      seen += n;
+      catalog::ListUploadsRequest list;
+      list.bucket = "bucket";
+      auto uploads = catalog_->ListUploads(list);
+      if (!uploads || !uploads->uploads.empty()) upload_seen = true;
+      return Ok();
+    });
+    ASSERT_TRUE(outcome) << outcome.error().ToString();
+    EXPECT_EQ(*outcome, MaintenanceOutcome::kDone);
+    EXPECT_EQ(seen, whole.size());
+    EXPECT_FALSE(upload_seen);
+
+    auto after = catalog_->GetObject("bucket", key);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->etag, before->etag);  // "<md5 of part ETags>-3", byte for byte
+    EXPECT_NE(after->object_id, before->object_id);
+    EXPECT_NE(after->envelope, before->envelope);
+    EXPECT_EQ(after->encryption, before->encryption);
+    EXPECT_EQ(after->kek_ref, before->kek_ref);
+    EXPECT_EQ(after->last_modified_ms, before->last_modified_ms);
+    EXPECT_EQ(after->size, before->size);
+    // One new blob per part, named for its part number; the old ones are gone.
+    ASSERT_EQ(after->blobs.size(), 3u);
+    auto blobs_after = Blobs();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      std::string prefix = "p/" + HexEncode(after->object_id) + "/" +
+                           std::to_string(parts[i].first) + "-";
+      EXPECT_EQ(after->blobs[i].rfind(prefix, 0), 0u) << after->blobs[i];
+      EXPECT_TRUE(backend_->Stat(after->blobs[i])) << after->blobs[i];
+      auto gone = backend_->Stat(before->blobs[i]);
+      ASSERT_FALSE(gone) << before->blobs[i];
+      EXPECT_EQ(gone.error().code(), ErrorCode::kNotFound);
+    }
+    EXPECT_EQ(blobs_after.size(), blobs_before.size());
+    // Only the other objects' files are byte-identical to one before.
+    size_t unchanged = 0;
+    for (const auto& [path, bytes] : blobs_after) {
+      auto old = blobs_before.find(path);
+      if (old != blobs_before.end() && old->second == bytes) ++unchanged;
+    }
+    EXPECT_EQ(unchanged, blobs_before.size() - 3);
+
+    // Same part count and sizes; each part's byte range reads that part.
+    auto head = store_->HeadObject("bucket", key, {});
+    ASSERT_TRUE(head) << head.error().ToString();
+    EXPECT_EQ(head->etag, before->etag);
+    EXPECT_EQ(head->parts_count, 3u);
+    EXPECT_EQ(head->part_sizes, sizes);
+    EXPECT_EQ(head->attributes, attributes);
+    EXPECT_EQ(head->encryption.mode, encryption.mode);
+    EXPECT_EQ(head->encryption.kms_context, encryption.kms_context);
+    uint64_t offset = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      auto got = GetRange(key, offset, head->part_sizes[i]);
+      ASSERT_TRUE(got) << got.error().ToString();
+      EXPECT_TRUE(*got == parts[i].second) << "part " << parts[i].first;
+      offset += head->part_sizes[i];
+    }
+    EXPECT_EQ(*Get(key), whole);
+    // Nothing to clean up: no orphan, no upload.
+    EXPECT_EQ(*store_->CleanOrphanBlobs(), 0u);
+
+    // A copy onto itself that keeps the ETag keeps it sealed.
+    {
+      auto source = store_->OpenObject("bucket", key, {});
+      ASSERT_TRUE(source);
+      WriteRequest same;
+      same.bucket = "bucket";
+      same.key = key;
+      same.owner = "owner";
+      same.attributes = {{"x-amz-meta-take", "3"}};
+      same.encryption = encryption;
+      auto copied = store_->CopyObject(**source, same);
+      ASSERT_TRUE(copied) << copied.error().ToString();
+      EXPECT_EQ(copied->etag, before->etag);
+    }
+    ASSERT_TRUE(store_->HeadObject("bucket", key, {}));
+
+    // Tampering after the re-encryption fails closed: another ETag in the
+    // catalog (same shape, one digit changed), or a flipped ciphertext byte.
+    Tamper(key, [](catalog::Object& object) { object.etag[0] = object.etag[0] == '0' ? '1' : '0'; });
+    auto head_tampered = store_->HeadObject("bucket", key, {});
+    ASSERT_FALSE(head_tampered);
+    EXPECT_EQ(head_tampered.error().code(), ErrorCode::kDataLoss);
+    EXPECT_FALSE(store_->OpenObject("bucket", key, {}));
+    Tamper(key, [&](catalog::Object& object) { object.etag = before->etag; });
+    ASSERT_TRUE(store_->HeadObject("bucket", key, {}));
+    {
+      auto current = catalog_->GetObject("bucket", key);
+      ASSERT_TRUE(current);
+      auto blob = backend_->Open(current->blobs[1]);
+      ASSERT_TRUE(blob);
+      Bytes bytes((*blob)->size());
+      ASSERT_OK((*blob)->ReadAt(0, bytes));
+      bytes[bytes.size() / 2] ^= 0x01;
+      auto rewritten = backend_->Create(std::string_view(current->blobs[1]));
+      ASSERT_TRUE(rewritten);
+      ASSERT_OK((*rewritten)->Write(bytes));
+      ASSERT_OK((*rewritten)->Commit());
+    }
+    auto corrupt = GetRange(key, sizes[0], sizes[1]);
+    ASSERT_FALSE(corrupt);
+    EXPECT_EQ(corrupt.error().code(), ErrorCode::kDataLoss);
+  }
+}
+
+TEST_F(KeyMaintenanceTest, ReencryptKeepsSinglePartEtagsAndChecksumsAndTheEtagStaysBound) {
+  Bytes data = Pattern(70000, 21);
+  for (const auto& [key, encryption] : {std::pair{std::string("kms"), Kms()},
+                                        std::pair{std::string("s3"), S3()}}) {
+    SCOPED_TRACE(key);
+    WriteRequest request;
+    request.bucket = "bucket";
+    request.key = key;
+    request.owner = "owner";
+    request.attributes = {{"Content-Type", "text/csv"}};
+    request.encryption = encryption;
+    request.checks.checksum_algorithm = aws::ChecksumAlgorithm::kCrc32c;
+    ByteViewSource body(data);
+    auto put = store_->PutObject(request, body);
+    ASSERT_TRUE(put) << put.error().ToString();
+    auto before = store_->HeadObject("bucket", key, {});
+    ASSERT_TRUE(before);
+    ASSERT_EQ(before->attributes.size(), 2u);  // Content-Type and the CRC32C
+    auto old_record = catalog_->GetObject("bucket", key);
+    ASSERT_TRUE(old_record);
+
+    auto outcome = maintenance_->ReencryptObject(Record(key), {});
+    ASSERT_TRUE(outcome) << outcome.error().ToString();
+    EXPECT_EQ(*outcome, MaintenanceOutcome::kDone);
+    auto after = store_->HeadObject("bucket", key, {});
+    ASSERT_TRUE(after) << after.error().ToString();
+    EXPECT_EQ(after->etag, before->etag);
+    EXPECT_EQ(after->parts_count, 0u);
+    EXPECT_TRUE(after->part_sizes.empty());
+    EXPECT_EQ(after->attributes, before->attributes);
+    EXPECT_EQ(after->last_modified_ms, before->last_modified_ms);
+    EXPECT_NE(catalog_->GetObject("bucket", key)->object_id, old_record->object_id);
+    EXPECT_EQ(*Get(key), data);
+    // Twice in a row: still the same ETag.
+    ASSERT_TRUE(maintenance_->ReencryptObject(Record(key), {}));
+    EXPECT_EQ(catalog_->GetObject("bucket", key)->etag, before->etag);
+    EXPECT_EQ(*Get(key), data);
+
+    // The catalog ETag is checked against the sealed one: any other fails,
+    // including the old record's attributes box (the old DEK's).
+    Tamper(key, [](catalog::Object& object) { object.etag[5] = object.etag[5] == 'a' ? 'b' : 'a'; });
+    auto tampered = store_->HeadObject("bucket", key, {});
+    ASSERT_FALSE(tampered);
+    EXPECT_EQ(tampered.error().code(), ErrorCode::kDataLoss);
+    Tamper(key, [&](catalog::Object& object) {
+      object.etag = before->etag;
+      object.attributes = old_record->attributes;
+    });
+    auto swapped = store_->HeadObject("bucket", key, {});
+    ASSERT_FALSE(swapped);
+    EXPECT_EQ(swapped.error().code(), ErrorCode::kDataLoss);
+  }
 }
 
 TEST_F(KeyMaintenanceTest, AWriteDuringAReencryptionIsNeverLost) {

@@ -162,6 +162,9 @@ Result<EncryptedBody> EncryptBody(ByteView dek, const format::ObjectId& object_i
 // The sealed MD5 of a single-part object's plaintext: an internal attribute
 // entry, never a header (no HTTP header name starts with ':').
 constexpr std::string_view kMd5Attribute = ":md5";
+// The sealed ETag of a re-encrypted object, whose catalog ETag no longer
+// follows from its DEK (FORMAT.md §13.2).
+constexpr std::string_view kEtagAttribute = ":etag";
 constexpr std::string_view kSseCProvider = "sse-c";
 // keys::KeyRing::Seal purpose of an SSE-C upload's manifest key (FORMAT.md §13.3).
 constexpr std::string_view kManifestKeyPurpose = "strongroom/v1/manifest-key";
@@ -448,10 +451,12 @@ Result<Bytes> SealObjectAttributes(ByteView dek, const format::ObjectId& object_
   return sealed;
 }
 
-// Opened attributes: the client-visible ones and the internal MD5, if any.
+// Opened attributes: the client-visible ones and the internal MD5 and
+// ETag, if any.
 struct OpenedAttributes {
   Attributes visible;
   std::optional<Bytes> md5;
+  std::optional<std::string> etag;
 };
 
 Result<OpenedAttributes> OpenObjectAttributes(ByteView dek, const format::ObjectId& object_id,
@@ -468,6 +473,11 @@ Result<OpenedAttributes> OpenObjectAttributes(ByteView dek, const format::Object
         return DataLoss("the sealed MD5 is malformed");
       }
       out.md5 = std::move(*md5);
+    } else if (name == kEtagAttribute) {
+      if (value.empty() || out.etag) {
+        return DataLoss("the sealed ETag is malformed");
+      }
+      out.etag = std::move(value);
     } else if (!name.empty() && name.front() == ':') {
       return DataLoss("unknown internal attribute '" + name + "'");
     } else {
@@ -480,6 +490,13 @@ Result<OpenedAttributes> OpenObjectAttributes(ByteView dek, const format::Object
 Attributes WithMd5(Attributes attributes, const std::optional<Bytes>& md5) {
   if (md5) {
     attributes.emplace_back(std::string(kMd5Attribute), HexEncode(*md5));
+  }
+  return attributes;
+}
+
+Attributes WithEtag(Attributes attributes, const std::optional<std::string>& etag) {
+  if (etag) {
+    attributes.emplace_back(std::string(kEtagAttribute), *etag);
   }
   return attributes;
 }
@@ -506,6 +523,14 @@ uint32_t PartsCount(const std::string& etag) {
   auto dash = etag.rfind('-');
   if (dash == std::string::npos) return 0;
   return static_cast<uint32_t>(std::strtoul(etag.c_str() + dash + 1, nullptr, 10));
+}
+
+// ObjectInfo::part_sizes of an object with this (verified) manifest.
+std::vector<uint64_t> PartSizes(const format::Manifest& manifest) {
+  std::vector<uint64_t> out;
+  if (manifest.streams.empty() || manifest.streams[0].part_number == 0) return out;
+  for (const format::StreamInfo& stream : manifest.streams) out.push_back(stream.plaintext_size);
+  return out;
 }
 
 // Plaintext [offset, offset + length) of an object, read 1 MiB at a time.
@@ -617,13 +642,14 @@ class StoredObjectReader : public ObjectReader {
   // Completes construction once the blobs are leased and the keys opened.
   void Attach(ObjectInfo info, crypto::SecretBytes dek, format::Manifest manifest,
               StoredEncryption stored, std::optional<Bytes> md5,
-              std::unique_ptr<LazyBlobSource> blobs,
+              std::optional<std::string> sealed_etag, std::unique_ptr<LazyBlobSource> blobs,
               std::unique_ptr<format::ObjectRangeReader> reader) {
     info_ = std::move(info);
     dek_ = std::move(dek);
     manifest_ = std::move(manifest);
     stored_ = std::move(stored);
     md5_ = std::move(md5);
+    sealed_etag_ = std::move(sealed_etag);
     blobs_ = std::move(blobs);
     reader_ = std::move(reader);
   }
@@ -637,12 +663,13 @@ class StoredObjectReader : public ObjectReader {
     return std::unique_ptr<ByteSource>(new RangeSource(*reader_, offset, length));
   }
 
-  // For a copy onto itself (ObjectStore::CopyObject).
+  // For a copy onto itself (ObjectStore::CopyObject) and a re-encryption.
   const catalog::Object& record() const { return record_; }
   const crypto::SecretBytes& dek() const { return dek_; }
   const format::Manifest& manifest() const { return manifest_; }
   const StoredEncryption& stored() const { return stored_; }
   const std::optional<Bytes>& md5() const { return md5_; }
+  const std::optional<std::string>& sealed_etag() const { return sealed_etag_; }
 
  private:
   catalog::Object record_;
@@ -653,6 +680,7 @@ class StoredObjectReader : public ObjectReader {
   format::Manifest manifest_;
   StoredEncryption stored_;
   std::optional<Bytes> md5_;
+  std::optional<std::string> sealed_etag_;
   std::unique_ptr<LazyBlobSource> blobs_;
   std::unique_ptr<format::ObjectRangeReader> reader_;
 };
@@ -680,6 +708,46 @@ Result<std::vector<Bytes>> StreamMd5s(ObjectReader& source, const format::Manife
     offset += stream.plaintext_size;
   }
   return out;
+}
+
+// `inner`'s bytes, each read reported to `on_bytes` (whose error aborts).
+class ProgressSource : public ByteSource {
+ public:
+  ProgressSource(ByteSource& inner, const std::function<Result<void>(size_t)>& on_bytes)
+      : inner_(inner), on_bytes_(on_bytes) {}
+  Result<size_t> Read(MutableByteView out) override {
+    STRONGROOM_ASSIGN_OR_RETURN(size_t n, inner_.Read(out));
+    if (n > 0 && on_bytes_) STRONGROOM_RETURN_IF_ERROR(on_bytes_(n));
+    return n;
+  }
+
+ private:
+  ByteSource& inner_;
+  const std::function<Result<void>(size_t)>& on_bytes_;
+};
+
+// Blobs a rewrite committed: deleted again unless the catalog took them.
+class NewBlobs {
+ public:
+  explicit NewBlobs(storage::Backend& backend) : backend_(backend) {}
+  NewBlobs(const NewBlobs&) = delete;
+  NewBlobs& operator=(const NewBlobs&) = delete;
+  ~NewBlobs() {
+    if (kept_) return;
+    for (const std::string& name : names_) (void)backend_.Delete(name);
+  }
+  void Add(std::string name) { names_.push_back(std::move(name)); }
+  const std::vector<std::string>& names() const { return names_; }
+  void Keep() { kept_ = true; }
+
+ private:
+  storage::Backend& backend_;
+  std::vector<std::string> names_;
+  bool kept_ = false;
+};
+
+tl::unexpected<Error> OperationAborted(std::string message) {
+  return S3Error(ErrorCode::kFailedPrecondition, "OperationAborted", std::move(message));
 }
 
 tl::unexpected<Error> NoSuchBucket() {
@@ -760,8 +828,18 @@ Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& obje
   STRONGROOM_ASSIGN_OR_RETURN(out.attributes,
                               OpenObjectAttributes(out.dek.reveal(), object_id, binding, 0,
                                                    object.attributes));
-  if (out.attributes.md5) {
-    // A single-part object's ETag follows from its sealed MD5.
+  if (out.attributes.etag) {
+    // A re-encrypted object keeps its ETag, which no longer follows from its
+    // DEK: the attributes seal it, and the catalog's must be that one.
+    if (!crypto::ConstantTimeEquals(AsBytes(*out.attributes.etag), AsBytes(object.etag))) {
+      return DataLoss("the catalog ETag of " + object.bucket + "/" + object.key +
+                      " disagrees with its sealed ETag");
+    }
+  }
+  if (out.attributes.md5 &&
+      (!out.attributes.etag || IsEtagFamilyMd5(out.stored.facts.mode))) {
+    // A single-part object's ETag follows from its sealed MD5 (under its
+    // DEK unless it is the MD5 itself).
     STRONGROOM_ASSIGN_OR_RETURN(std::string etag, EtagFor(out.stored.facts.mode, out.dek.reveal(),
                                                           object_id, *out.attributes.md5));
     if (etag != object.etag) {
@@ -828,12 +906,17 @@ Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
     etag = HexEncode(digest) + "-" + std::to_string(md5s.size());
   }
 
+  // A kept ETag that was sealed (a re-encrypted object's) stays sealed.
+  std::optional<std::string> sealed_etag;
+  if (reader.sealed_etag() && etag == record.etag) sealed_etag = etag;
   catalog::Object object = record;
   object.etag = std::move(etag);
   object.last_modified_ms = NowMs();
   object.owner = destination.owner;
-  STRONGROOM_ASSIGN_OR_RETURN(object.attributes, SealObjectAttributes(dek, object_id, binding, 0,
-                                                                      WithMd5(attributes, md5)));
+  STRONGROOM_ASSIGN_OR_RETURN(
+      object.attributes,
+      SealObjectAttributes(dek, object_id, binding, 0,
+                           WithEtag(WithMd5(attributes, md5), sealed_etag)));
   object.envelope = std::move(wrapped.envelope);
   STRONGROOM_ASSIGN_OR_RETURN(object.encryption, EncodeStoredEncryption(wrapped.stored));
   object.kek_ref = std::move(wrapped.kek_ref);
@@ -963,7 +1046,7 @@ Result<ObjectInfo> ObjectStore::Put(const WriteRequest& request, ByteSource& bod
   object.size = encrypted.stream.plaintext_size;
   STRONGROOM_ASSIGN_OR_RETURN(object.etag, EtagFor(request.encryption.mode, dek.reveal(),
                                                    object_id, encrypted.md5));
-  object.last_modified_ms = request.replace_if ? request.replace_if->last_modified_ms : NowMs();
+  object.last_modified_ms = NowMs();
   object.owner = request.owner;
   STRONGROOM_ASSIGN_OR_RETURN(object.attributes,
                               SealObjectAttributes(dek.reveal(), object_id, binding, 0,
@@ -976,20 +1059,9 @@ Result<ObjectInfo> ObjectStore::Put(const WriteRequest& request, ByteSource& bod
   // The blob is durable before the catalog names it; a crash in between
   // leaves an orphan blob, removed at the next start.
   STRONGROOM_RETURN_IF_ERROR(blob->Commit());
-  auto replaced =
-      request.replace_if
-          ? catalog_
-                .ReplaceObjectIfUnchanged(object, request.replace_if->object_id,
-                                          request.replace_if->envelope)
-                .map([](catalog::Object old) { return std::optional<catalog::Object>(std::move(old)); })
-          : catalog_.PutObject(object);
+  auto replaced = catalog_.PutObject(object);
   if (!replaced) {
     (void)backend_.Delete(blob_name);
-    if (request.replace_if && (replaced.error().code() == ErrorCode::kFailedPrecondition ||
-                               replaced.error().code() == ErrorCode::kNotFound)) {
-      return S3Error(ErrorCode::kFailedPrecondition, "OperationAborted",
-                     "the object was replaced or deleted while it was rewritten");
-    }
     if (replaced.error().code() == ErrorCode::kNotFound) {
       return NoSuchBucket();
     }
@@ -1007,8 +1079,10 @@ Result<ObjectInfo> ObjectStore::HeadObject(const std::string& bucket, const std:
   STRONGROOM_ASSIGN_OR_RETURN(
       OpenedRecord opened,
       OpenRecord(keys_, object, access, {audit_, "HeadObject", access.principal, bucket, key}));
-  return InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
-                opened.stored.facts);
+  ObjectInfo info = InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
+                           opened.stored.facts);
+  info.part_sizes = PartSizes(opened.manifest);
+  return info;
 }
 
 Result<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std::string& bucket,
@@ -1039,9 +1113,10 @@ Result<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std::string&
       format::ObjectRangeReader::Create(opened.dek.reveal(), opened.manifest, *blobs));
   ObjectInfo info = InfoOf(object, std::move(opened.attributes.visible), PartsCount(object.etag),
                            opened.stored.facts);
+  info.part_sizes = PartSizes(opened.manifest);
   reader->Attach(std::move(info), std::move(opened.dek), std::move(opened.manifest),
-                 std::move(opened.stored), std::move(opened.attributes.md5), std::move(blobs),
-                 std::move(range_reader));
+                 std::move(opened.stored), std::move(opened.attributes.md5),
+                 std::move(opened.attributes.etag), std::move(blobs), std::move(range_reader));
   return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
@@ -1075,6 +1150,106 @@ Result<ObjectInfo> ObjectStore::CopyObject(ObjectReader& source, const WriteRequ
   }
   STRONGROOM_ASSIGN_OR_RETURN(auto body, source.NewRangeSource(0, source.info().size));
   return Put(destination, *body, "CopyObject");
+}
+
+Result<ObjectInfo> ObjectStore::Reencrypt(ObjectReader& source,
+                                          const ReplaceCondition& condition,
+                                          const std::function<Result<void>(size_t)>& on_bytes) {
+  auto* reader = dynamic_cast<StoredObjectReader*>(&source);
+  if (reader == nullptr) {
+    return InvalidArgument("a re-encryption reads through ObjectStore::OpenObject");
+  }
+  const catalog::Object& record = reader->record();
+  const StoredEncryption& old = reader->stored();
+  if (old.facts.mode == SseMode::kCustomer) {
+    return InvalidArgument("an SSE-C object cannot be re-encrypted: the server holds no key for it");
+  }
+  if (record.object_id != condition.object_id || record.envelope != condition.envelope) {
+    return OperationAborted("the object was replaced before it was rewritten");
+  }
+  format::Binding binding{record.bucket, record.key};
+  STRONGROOM_ASSIGN_OR_RETURN(format::ObjectId object_id, format::NewObjectId());
+  const Bytes object_id_bytes(object_id.begin(), object_id.end());
+  STRONGROOM_ASSIGN_OR_RETURN(crypto::SecretBytes dek, format::NewDek());
+  EncryptionRequest encryption;
+  encryption.mode = old.facts.mode;
+  encryption.kms_key_id = old.facts.kms_key_id;
+  encryption.kms_context = old.facts.kms_context;
+  encryption.bucket_key_enabled = old.facts.bucket_key_enabled;
+  STRONGROOM_ASSIGN_OR_RETURN(
+      Wrapped wrapped, AuditedWrap(keys_, encryption, dek.reveal(), object_id, binding,
+                                   {audit_, "Reencrypt", "", record.bucket, record.key}));
+
+  // The same layout: one stream per stored stream, same part number and
+  // plaintext size, each in a blob of its own (so any object size works).
+  format::Manifest manifest{object_id, {}, binding};
+  NewBlobs blobs(backend_);
+  uint64_t offset = 0;
+  for (const format::StreamInfo& stream : reader->manifest().streams) {
+    std::string blob_name;
+    if (stream.part_number == 0) {
+      blob_name = ObjectBlobName(object_id);
+    } else {
+      STRONGROOM_ASSIGN_OR_RETURN(blob_name, PartBlobName(object_id_bytes, stream.part_number));
+    }
+    STRONGROOM_ASSIGN_OR_RETURN(auto plaintext,
+                                source.NewRangeSource(offset, stream.plaintext_size));
+    ProgressSource body(*plaintext, on_bytes);
+    STRONGROOM_ASSIGN_OR_RETURN(auto blob, backend_.Create(blob_name));
+    STRONGROOM_ASSIGN_OR_RETURN(
+        EncryptedBody encrypted,
+        EncryptBody(dek.reveal(), object_id, stream.part_number, body, {}, *blob));
+    if (encrypted.stream.plaintext_size != stream.plaintext_size) {
+      return DataLoss("part " + std::to_string(stream.part_number) + " of " + record.bucket + "/" +
+                      record.key + " read back with another size");
+    }
+    if (stream.part_number == 0 && reader->md5() &&
+        !crypto::ConstantTimeEquals(*reader->md5(), encrypted.md5)) {
+      return DataLoss("the plaintext of " + record.bucket + "/" + record.key +
+                      " read back disagrees with its sealed MD5");
+    }
+    STRONGROOM_RETURN_IF_ERROR(blob->Commit());
+    blobs.Add(std::move(blob_name));
+    manifest.streams.push_back(encrypted.stream);
+    offset += stream.plaintext_size;
+  }
+  if (offset != record.size) {
+    return DataLoss("the manifest of " + record.bucket + "/" + record.key +
+                    " disagrees with its size");
+  }
+
+  catalog::Object object;
+  object.bucket = record.bucket;
+  object.key = record.key;
+  object.object_id = object_id_bytes;
+  object.size = record.size;
+  object.etag = record.etag;  // kept byte for byte, and sealed below
+  object.last_modified_ms = condition.last_modified_ms;
+  object.owner = record.owner;
+  const Attributes& visible = source.info().attributes;
+  STRONGROOM_ASSIGN_OR_RETURN(
+      object.attributes,
+      SealObjectAttributes(dek.reveal(), object_id, binding, 0,
+                           WithEtag(WithMd5(visible, reader->md5()), record.etag)));
+  STRONGROOM_ASSIGN_OR_RETURN(object.manifest, format::SealManifest(manifest, dek.reveal()));
+  object.envelope = std::move(wrapped.envelope);
+  STRONGROOM_ASSIGN_OR_RETURN(object.encryption, EncodeStoredEncryption(wrapped.stored));
+  object.kek_ref = std::move(wrapped.kek_ref);
+  object.blobs = blobs.names();
+  auto replaced =
+      catalog_.ReplaceObjectIfUnchanged(object, condition.object_id, condition.envelope);
+  if (!replaced) {
+    ErrorCode code = replaced.error().code();
+    if (code == ErrorCode::kFailedPrecondition || code == ErrorCode::kNotFound) {
+      return OperationAborted("the object was replaced or deleted while it was rewritten");
+    }
+    return tl::unexpected(replaced.error());
+  }
+  blobs.Keep();
+  DeleteBlobs(replaced->blobs);  // deferred while readers (`source` too) hold them
+  ObjectInfo info = InfoOf(object, visible, PartsCount(object.etag), wrapped.stored.facts);
+  info.part_sizes = PartSizes(manifest);
+  return info;
 }
 
 Result<catalog::ListObjectsPage> ObjectStore::ListObjects(

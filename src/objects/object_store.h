@@ -121,6 +121,10 @@ struct ObjectInfo {
   Attributes attributes;      // empty when returned by a call that did not unseal them
   uint32_t parts_count = 0;  // 0 for single-part objects
   ObjectEncryption encryption;
+  // A multipart object opened by HeadObject or OpenObject: the plaintext
+  // size of each part, in part order (parts_count entries; GET ?partNumber=N
+  // serves the N-th). Empty otherwise.
+  std::vector<uint64_t> part_sizes{};
 };
 
 // What to check while a body streams in.
@@ -141,16 +145,15 @@ struct WriteRequest {
   BodyChecks checks;
   EncryptionRequest encryption;
   std::string principal{};  // the caller's access key, for the audit log (s3/ sets it)
-  // Rewrites by objects::KeyMaintenance (re-encryption), never S3 writes:
-  // the object is replaced only if the stored version still has this object
-  // id and envelope (else kFailedPrecondition, reason OperationAborted, and
-  // nothing changes), and keeps its last-modified time.
-  struct ReplaceCondition {
-    Bytes object_id;
-    Bytes envelope;
-    int64_t last_modified_ms = 0;
-  };
-  std::optional<ReplaceCondition> replace_if{};
+};
+
+// A rewrite by objects::KeyMaintenance (ObjectStore::Reencrypt) replaces the
+// object only if the stored version still has this object id and envelope,
+// and keeps this last-modified time.
+struct ReplaceCondition {
+  Bytes object_id;
+  Bytes envelope;
+  int64_t last_modified_ms = 0;
 };
 
 struct PartInfo {
@@ -209,7 +212,7 @@ class ObjectStore {
   // ring's KMS.* and ServiceUnavailable errors as they come). HEAD unwraps
   // too: it returns the sealed attributes. Stored metadata that fails
   // authentication (envelope under a KEK we hold, manifest, attributes,
-  // facts that disagree with the envelope, an ETag the sealed MD5
+  // facts that disagree with the envelope, an ETag the sealed ETag or MD5
   // contradicts) is kDataLoss.
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
                                 const ReadAccess& access);
@@ -255,6 +258,25 @@ class ObjectStore {
                                            uint32_t part_number_marker, size_t max_parts,
                                            const ReadAccess& access);
   Result<catalog::ListUploadsPage> ListUploads(const catalog::ListUploadsRequest& request);
+
+  // Re-encryption (objects::KeyMaintenance, never an S3 request): rewrites
+  // the object `source` reads under a fresh DEK and object id, with the same
+  // encryption facts (mode, KMS key, context), attributes, owner,
+  // last-modified time, ETag (byte for byte) and part layout: one stream per
+  // part with the same part numbers and sizes, so objects of any size can be
+  // rewritten and a multipart object stays one (FORMAT.md §13.2). The ETag
+  // no longer follows from the new DEK, so it is sealed in the attributes
+  // (`:etag`) and reads check the catalog's against it. Replaced only if the
+  // stored object still has `condition`'s object id and envelope, else
+  // kFailedPrecondition (reason OperationAborted) and nothing changes. Every
+  // new blob is committed before the catalog names any; a failure deletes
+  // them, a crash leaves orphans for CleanOrphanBlobs. No multipart upload is
+  // created. `on_bytes` (may be empty) is called with the plaintext bytes
+  // read; its error aborts. SSE-C objects: kInvalidArgument (the server
+  // holds no key for them). `source` must come from this store's OpenObject.
+  Result<ObjectInfo> Reencrypt(ObjectReader& source,
+                               const ReplaceCondition& condition,
+                               const std::function<Result<void>(size_t bytes)>& on_bytes);
 
   // Deletes blobs no object or part references (left by a crash between a
   // blob commit and its catalog record). Run before serving. Returns the count.

@@ -132,22 +132,6 @@ Result<EnvelopeRewrap> Rewrap(keys::KeyRing& keys, keys::AuditSink* audit, const
   return out;
 }
 
-// Reports the plaintext bytes read through it.
-class CountingSource : public ByteSource {
- public:
-  CountingSource(ByteSource& inner, const BytesCallback& on_bytes)
-      : inner_(inner), on_bytes_(on_bytes) {}
-  Result<size_t> Read(MutableByteView out) override {
-    STRONGROOM_ASSIGN_OR_RETURN(size_t n, inner_.Read(out));
-    if (n > 0 && on_bytes_) STRONGROOM_RETURN_IF_ERROR(on_bytes_(n));
-    return n;
-  }
-
- private:
-  ByteSource& inner_;
-  const BytesCallback& on_bytes_;
-};
-
 }  // namespace
 
 const char* MaintenanceOutcomeName(MaintenanceOutcome outcome) {
@@ -267,12 +251,6 @@ Result<MaintenanceOutcome> KeyMaintenance::ReencryptObject(const catalog::Object
   }
   STRONGROOM_ASSIGN_OR_RETURN(StoredEncryption stored, DecodeStoredEncryption(current->encryption));
   if (stored.facts.mode == SseMode::kCustomer) return MaintenanceOutcome::kSkipped;
-  if (current->size > kMaxObjectSize) {
-    return InvalidArgument("object " + record.bucket + "/" + record.key + " has " +
-                           std::to_string(current->size) +
-                           " bytes: re-encryption writes a single-part object, at most " +
-                           std::to_string(kMaxObjectSize));
-  }
   auto reader = store_.OpenObject(record.bucket, record.key, ReadAccess{});
   if (!reader) {
     if (reader.error().code() == ErrorCode::kNotFound &&
@@ -281,22 +259,10 @@ Result<MaintenanceOutcome> KeyMaintenance::ReencryptObject(const catalog::Object
     }
     return tl::unexpected(reader.error());
   }
-  const ObjectInfo& info = (*reader)->info();
-  WriteRequest request;
-  request.bucket = record.bucket;
-  request.key = record.key;
-  request.owner = info.owner;
-  request.attributes = info.attributes;  // content headers, metadata and checksums
-  request.encryption.mode = info.encryption.mode;
-  request.encryption.kms_key_id = info.encryption.kms_key_id;
-  request.encryption.kms_context = info.encryption.kms_context;
-  request.encryption.bucket_key_enabled = info.encryption.bucket_key_enabled;
-  request.replace_if =
-      WriteRequest::ReplaceCondition{current->object_id, current->envelope,
-                                     current->last_modified_ms};
-  STRONGROOM_ASSIGN_OR_RETURN(auto plaintext, (*reader)->NewRangeSource(0, info.size));
-  CountingSource body(*plaintext, on_bytes);
-  auto written = store_.PutObject(request, body);
+  auto written = store_.Reencrypt(
+      **reader,
+      ReplaceCondition{current->object_id, current->envelope, current->last_modified_ms},
+      on_bytes);
   if (!written) {
     if (written.error().reason() == "OperationAborted") return MaintenanceOutcome::kChanged;
     return tl::unexpected(written.error());

@@ -34,6 +34,7 @@ const std::map<std::string, Known, std::less<>>& Table() {
       {"InvalidLocationConstraint", {400, ErrorCode::kInvalidArgument}},
       {"InvalidPart", {400, ErrorCode::kInvalidArgument}},
       {"InvalidPartOrder", {400, ErrorCode::kInvalidArgument}},
+      {"InvalidPartNumber", {416, ErrorCode::kOutOfRange}},
       {"InvalidRange", {416, ErrorCode::kOutOfRange}},
       {"InvalidRequest", {400, ErrorCode::kInvalidArgument}},
       {"InvalidURI", {400, ErrorCode::kInvalidArgument}},

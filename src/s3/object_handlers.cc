@@ -174,14 +174,43 @@ Result<std::optional<Range>> ParseRange(const std::optional<std::string>& header
   return std::optional<Range>(Range{*first, end - *first + 1});
 }
 
+// GET/HEAD ?partNumber=N: the N-th part of a multipart object (in part
+// order), or the whole of a single-part object for N = 1.
+Result<uint32_t> ReadPartNumber(const Address& address) {
+  std::string text = address.Get("partNumber").value_or("");
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(text) < 1 || std::stoul(text) > 10000) {
+    return tl::unexpected(MakeError("InvalidArgument",
+                                    "Part number must be an integer between 1 and 10000, inclusive"));
+  }
+  return static_cast<uint32_t>(std::stoul(text));
+}
+
+Result<Range> PartRange(const objects::ObjectInfo& info, uint32_t part_number) {
+  if (info.part_sizes.empty()) {
+    if (part_number == 1) return Range{0, info.size};
+  } else if (part_number <= info.part_sizes.size()) {
+    uint64_t first = 0;
+    for (uint32_t i = 0; i + 1 < part_number; ++i) first += info.part_sizes[i];
+    return Range{first, info.part_sizes[part_number - 1]};
+  }
+  return tl::unexpected(
+      MakeError("InvalidPartNumber", "The requested partnumber is not satisfiable"));
+}
+
 Result<http::Response> GetOrHead(RequestContext& context, bool head) {
   context.operation = head ? "HeadObject" : "GetObject";
   const Address& address = context.address;
   const http::Headers& headers = context.request.headers();
   STRONGROOM_RETURN_IF_ERROR(CheckSseTransport(context));
   STRONGROOM_RETURN_IF_ERROR(CheckUnsupportedHeaders(headers));
+  std::optional<uint32_t> part_number;
   if (address.Has("partNumber")) {
-    return tl::unexpected(MakeError("NotImplemented", "GetObject with partNumber is not implemented"));
+    STRONGROOM_ASSIGN_OR_RETURN(part_number, ReadPartNumber(address));
+    if (headers.Has("Range")) {
+      return tl::unexpected(MakeError(
+          "InvalidRequest", "Cannot specify both Range header and partNumber query parameter"));
+    }
   }
   STRONGROOM_ASSIGN_OR_RETURN(context.customer_key,
                               ParseCustomerKey(headers, KeyGroup::kObject, KeyUse::kRead));
@@ -212,7 +241,13 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
     return tl::unexpected(conditions.error());
   }
   bool checksums = Lower(headers.Get("x-amz-checksum-mode").value_or("")) == "enabled";
-  auto range = ParseRange(headers.Get("Range"), info.size);
+  Result<std::optional<Range>> range = std::optional<Range>();
+  if (part_number) {
+    STRONGROOM_ASSIGN_OR_RETURN(Range part, PartRange(info, *part_number));
+    range = std::optional<Range>(part);
+  } else {
+    range = ParseRange(headers.Get("Range"), info.size);
+  }
   if (!range) {
     // 416 carries the object size, which an Error cannot; build it here.
     S3Error s3 = ToS3Error(range.error());
@@ -243,9 +278,11 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
     first = (*range)->first;
     length = (*range)->length;
     response.status = 206;
-    response.headers.Set("Content-Range", "bytes " + std::to_string(first) + "-" +
-                                              std::to_string(first + length - 1) + "/" +
-                                              std::to_string(info.size));
+    if (length > 0) {  // an empty part has no byte range to name
+      response.headers.Set("Content-Range", "bytes " + std::to_string(first) + "-" +
+                                                std::to_string(first + length - 1) + "/" +
+                                                std::to_string(info.size));
+    }
   }
   response.content_length = length;
   if (head) {

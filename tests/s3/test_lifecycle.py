@@ -10,7 +10,9 @@
   in the background (every blob changes, content, metadata and SSE facts do
   not), throttled by --rate, with progress in `status`/`job show`; it
   survives a server restart mid-job (resumes from its cursor) and never loses
-  an object a client overwrites meanwhile.
+  an object a client overwrites meanwhile. It keeps every ETag (SSE-KMS ones
+  too) and a multipart object's part layout (PartsCount, part-number reads),
+  and no internal multipart upload ever shows.
 * Destruction: `key destroy --pending-seconds 1` makes the key's objects
   unreadable at once (KMS.KMSInvalidStateException, "pending deletion"), then
   crypto-shreds them (the version salts are gone from the catalog; reads say
@@ -304,6 +306,10 @@ class ReencryptTest(LifecycleCase):
         blobs_before = self.blobs()
         ids_before = dict(self.catalog_query(
             "SELECT key, hex(object_id) FROM objects WHERE bucket = ?", bucket))
+        # Blobs of other tests' buckets, which this job leaves alone.
+        (others,), = self.catalog_query(
+            "SELECT count(*) FROM objects o JOIN object_blobs b ON b.object = o.id "
+            "WHERE o.bucket != ?", bucket)
 
         started = time.monotonic()
         out = self.cli_ok("reencrypt", "--bucket", bucket, "--rate", str(self.RATE_MIB))
@@ -384,8 +390,8 @@ class ReencryptTest(LifecycleCase):
             "SELECT b.blob FROM objects o JOIN object_blobs b ON b.object = o.id "
             "WHERE o.bucket = ? AND o.key LIKE 'ssec/%'", bucket)}
         self.assertEqual(after_ssec, ssec_blobs)
-        unchanged = set(blobs_before) & set(blobs_after)
-        self.assertEqual(len(unchanged), 2, "only the two SSE-C blobs may remain")
+        unchanged = set(blobs_before.items()) & set(blobs_after.items())
+        self.assertEqual(len(unchanged), 2 + others, "only the two SSE-C blobs may remain")
         self.assertEqual(len(blobs_after), len(blobs_before))
 
         # Content, metadata and SSE facts are the same; the overwrite survived.
@@ -394,11 +400,11 @@ class ReencryptTest(LifecycleCase):
             self.assertEqual(got["Data"], data, name)
             if name.startswith("obj/") and name != overwritten:
                 before = heads[name]
+                # The ETag too, for SSE-KMS (derived under the old data key) as
+                # for AES256 (the MD5): sync tools compare it.
                 for field in ("ContentType", "Metadata", "ServerSideEncryption",
-                              "SSEKMSKeyId", "LastModified"):
+                              "SSEKMSKeyId", "LastModified", "ETag"):
                     self.assertEqual(got.get(field), before.get(field), f"{name} {field}")
-                if before["ServerSideEncryption"] == "AES256":
-                    self.assertEqual(got["ETag"], before["ETag"], name)
         self.assertEqual(self.get(bucket, overwritten)["Metadata"], {"i": "new"})
 
         # Only one key's objects, unthrottled: waits and reports.
@@ -408,6 +414,92 @@ class ReencryptTest(LifecycleCase):
         # Bad requests fail clearly.
         self.assertIn("no bucket", self.cli_fails("reencrypt", "--bucket", "no-such-bucket"))
         self.assertRegex(self.cli_fails("reencrypt", "--key", "alias/nope"), "is not found")
+
+
+    def test_reencrypt_keeps_etags_and_the_part_layout_of_multipart_objects(self):
+        bucket = self.new_bucket("remp")
+        alias, _ = self.create_key("remp")
+        parts = [random_bytes(5 * MiB, 3000), random_bytes(5 * MiB + 4321, 3001),
+                 random_bytes(300 * 1024, 3002)]
+        whole = b"".join(parts)
+        extra = {"aws:kms": dict(ServerSideEncryption="aws:kms", SSEKMSKeyId=alias),
+                 "AES256": {}}
+        for sse, args in extra.items():
+            key = f"mp/{sse}"
+            uid = self.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="video/x-test",
+                                                  Metadata={"sse": sse}, **args)["UploadId"]
+            done = []
+            for number, data in enumerate(parts, 1):
+                etag = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=uid,
+                                           PartNumber=number, Body=data)["ETag"]
+                done.append({"PartNumber": number, "ETag": etag})
+            self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
+                                              MultipartUpload={"Parts": done})
+        self.put(bucket, "single/kms", random_bytes(70000, 3003), "kms", alias, {"c": "d"},
+                 ChecksumAlgorithm="SHA256")
+        self.put(bucket, "single/s3", random_bytes(70000, 3004), ChecksumAlgorithm="CRC32")
+        names = ["mp/aws:kms", "mp/AES256", "single/kms", "single/s3"]
+        heads = {n: self.s3.head_object(Bucket=bucket, Key=n, ChecksumMode="ENABLED")
+                 for n in names}
+        for sse in extra:
+            head = heads[f"mp/{sse}"]
+            self.assertTrue(head["ETag"].endswith('-3"'), head["ETag"])
+            self.assertEqual(head["ServerSideEncryption"], sse)
+        ids_before = dict(self.catalog_query(
+            "SELECT key, hex(object_id) FROM objects WHERE bucket = ?", bucket))
+        blobs_before = self.blobs()
+
+        out = self.cli_ok("reencrypt", "--bucket", bucket, "--wait")
+        self.assertRegex(out, r"done: re-encrypted 4 objects, skipped 0, failed 0")
+
+        ids_after = dict(self.catalog_query(
+            "SELECT key, hex(object_id) FROM objects WHERE bucket = ?", bucket))
+        blob_rows = self.catalog_query(
+            "SELECT o.key, b.blob FROM objects o JOIN object_blobs b ON b.object = o.id "
+            "WHERE o.bucket = ?", bucket)
+        blobs_after = self.blobs()
+        for name in names:
+            self.assertNotEqual(ids_after[name], ids_before[name], name)
+            # Every blob of the object is new (its name carries the new object id).
+            mine = [blob for key, blob in blob_rows if key == name]
+            self.assertEqual(len(mine), 3 if name.startswith("mp/") else 1, name)
+            for blob in mine:
+                self.assertIn(ids_after[name].lower(), blob, name)
+        self.assertEqual(len(blobs_after), len(blobs_before))
+        # Only other buckets' blobs (none but this bucket's 3 + 3 + 1 + 1) stay.
+        self.assertEqual(len(set(blobs_before.values()) & set(blobs_after.values())),
+                         len(blobs_before) - 8, "a blob survived the re-encryption byte for byte")
+        # No internal multipart upload is visible, during or after.
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+
+        for name in names:
+            before = heads[name]
+            after = self.s3.head_object(Bucket=bucket, Key=name, ChecksumMode="ENABLED")
+            for field in ("ETag", "ContentLength", "ContentType", "Metadata", "LastModified",
+                          "ServerSideEncryption", "SSEKMSKeyId", "ChecksumSHA256",
+                          "ChecksumCRC32"):
+                self.assertEqual(after.get(field), before.get(field), f"{name} {field}")
+        for sse in extra:
+            name = f"mp/{sse}"
+            self.assertEqual(self.get(bucket, name)["Data"], whole, name)
+            first = self.s3.head_object(Bucket=bucket, Key=name, PartNumber=1)
+            self.assertEqual(first["PartsCount"], 3, name)
+            self.assertEqual(first["ContentLength"], len(parts[0]), name)
+            self.assertEqual(first["ETag"], heads[name]["ETag"], name)
+            offset = 0
+            for number, data in enumerate(parts, 1):
+                got = self.s3.get_object(Bucket=bucket, Key=name, PartNumber=number)
+                self.assertEqual(got["PartsCount"], 3, name)
+                self.assertEqual(got["ContentRange"],
+                                 f"bytes {offset}-{offset + len(data) - 1}/{len(whole)}", name)
+                self.assertEqual(got["Body"].read(), data, f"{name} part {number}")
+                offset += len(data)
+            with self.assertRaises(ClientError) as caught:
+                self.s3.get_object(Bucket=bucket, Key=name, PartNumber=4)
+            self.assertEqual(error_code(caught.exception), "InvalidPartNumber")
+            self.assertEqual(error_status(caught.exception), 416)
+        single = self.s3.get_object(Bucket=bucket, Key="single/s3", PartNumber=1)
+        self.assertEqual(single["Body"].read(), random_bytes(70000, 3004))
 
 
 class DestroyTest(LifecycleCase):

@@ -94,6 +94,7 @@ OBJECT_ATTRIBUTES_PURPOSE = b"strongroom/v1/object-attributes"
 PART_ATTRIBUTES_PURPOSE = b"strongroom/v1/part-attributes"
 ATTRIBUTES_VERSION = 0x01
 MD5_ATTRIBUTE = b":md5"
+ETAG_ATTRIBUTE = b":etag"  # revision 3: a re-encrypted object's sealed ETag (§13.2)
 ETAG_INFO = b"strongroom/v1/etag" + b"\x00"
 ETAG_SIZE = 16
 
@@ -907,16 +908,21 @@ def encode_attributes(attributes: Sequence[Tuple[object, object]]) -> bytes:
 
 
 def decode_attributes(data: bytes) -> List[Tuple[bytes, bytes]]:
-    """§13.1, strictly; internal names other than `:md5` (and a malformed `:md5`) are rejected."""
+    """§13.1, strictly; internal names other than `:md5` and `:etag` (and a malformed or repeated
+    one) are rejected."""
     r = _Reader(data, "attributes")
     if r.u8("version") != ATTRIBUTES_VERSION:
         raise FormatError("unknown attributes version")
     out = []
-    seen_md5 = False
+    seen_md5 = seen_etag = False
     for _ in range(r.u16("count")):
         name = r.take(r.u16("name length"), "name")
         value = r.take(r.u32("value length"), "value")
-        if name.startswith(b":"):
+        if name == ETAG_ATTRIBUTE:
+            if seen_etag or not value:
+                raise FormatError("malformed :etag attribute")
+            seen_etag = True
+        elif name.startswith(b":"):
             if name != MD5_ATTRIBUTE:
                 raise FormatError(f"unknown internal attribute {name!r}")
             if seen_md5 or len(value) != 32 or value != value.lower() or any(

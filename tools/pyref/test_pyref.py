@@ -442,10 +442,15 @@ class ObjectMetadataTest(unittest.TestCase):
         self.assertEqual(enc[3:31], b"\x00\x0cContent-Type" + b"\x00\x00\x00\x0atext/plain")
         self.assertEqual(sf.decode_attributes(enc), [(n.encode(), v.encode()) for n, v in self.ATTRS])
         self.assertEqual(sf.decode_attributes(b"\x01\x00\x00"), [])
+        kept = self.ATTRS + [(":etag", "9b2cf535f27731c974343645a3985328-3")]
+        self.assertEqual(sf.decode_attributes(sf.encode_attributes(kept)),
+                         [(n.encode(), v.encode()) for n, v in kept])
         for bad in (enc + b"\x00", enc[:-1], b"\x02" + enc[1:], b"",
                     sf.encode_attributes([(":other", "x")]), sf.encode_attributes([(":md5", "0" * 31)]),
                     sf.encode_attributes([(":md5", "A" * 32)]),
-                    sf.encode_attributes([(":md5", "0" * 32), (":md5", "1" * 32)])):
+                    sf.encode_attributes([(":md5", "0" * 32), (":md5", "1" * 32)]),
+                    sf.encode_attributes([(":etag", "")]),
+                    sf.encode_attributes([(":etag", "a-2"), (":etag", "a-2")])):
             with self.subTest(bad=bad), self.assertRaises(sf.FormatError):
                 sf.decode_attributes(bad)
 
