@@ -259,7 +259,8 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
     return error;
   }
   AddObjectHeaders(response, info, checksums && !*range, context.region, customer_key);
-  if (info.parts_count > 0) {
+  // As AWS: the part count comes with part-number requests only.
+  if (part_number && info.parts_count > 0) {
     response.headers.Set("x-amz-mp-parts-count", std::to_string(info.parts_count));
   }
   // response-* overrides (S3 honours them on signed requests).
