@@ -628,6 +628,69 @@ TEST_F(KeyMaintenanceTest, ReencryptKeepsSinglePartEtagsAndChecksumsAndTheEtagSt
   }
 }
 
+TEST_F(KeyMaintenanceTest, ReencryptRefusesToSealAnEtagTheDataDoesNotGive) {
+  // A multipart ETag is not authenticated until a re-encryption seals it:
+  // a planted one (same shape, same part count) must not get sealed.
+  const std::vector<std::pair<uint32_t, Bytes>> parts = {{1, Pattern(kMinPartSize, 31)},
+                                                         {2, Pattern(1000, 32)}};
+  for (const auto& [key, encryption] : {std::pair{std::string("mp-kms"), Kms()},
+                                        std::pair{std::string("mp-s3"), S3()}}) {
+    SCOPED_TRACE(key);
+    ASSERT_TRUE(PutMultipart(key, parts, encryption, {}));
+    auto honest = catalog_->GetObject("bucket", key);
+    ASSERT_TRUE(honest);
+    const std::string planted = std::string(32, 'a') + "-2";
+    Tamper(key, [&](catalog::Object& object) { object.etag = planted; });
+    std::map<std::string, std::string> blobs_before = Blobs();
+    auto outcome = maintenance_->ReencryptObject(Record(key), {});
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code(), ErrorCode::kDataLoss);
+    EXPECT_EQ(catalog_->GetObject("bucket", key)->object_id, honest->object_id);
+    EXPECT_EQ(Blobs(), blobs_before);  // nothing new left behind
+    // The honest ETag is re-encrypted and sealed.
+    Tamper(key, [&](catalog::Object& object) { object.etag = honest->etag; });
+    auto done = maintenance_->ReencryptObject(Record(key), {});
+    ASSERT_TRUE(done) << done.error().ToString();
+    EXPECT_EQ(catalog_->GetObject("bucket", key)->etag, honest->etag);
+    // A part count that disagrees with the manifest fails every read.
+    Tamper(key, [&](catalog::Object& object) {
+      object.etag = honest->etag.substr(0, honest->etag.size() - 1) + "3";
+    });
+    auto head = store_->HeadObject("bucket", key, {});
+    ASSERT_FALSE(head);
+    EXPECT_EQ(head.error().code(), ErrorCode::kDataLoss);
+  }
+  // Single-part under SSE-KMS: the opaque ETag must follow from the data too.
+  ASSERT_TRUE(Put("one-kms", Pattern(5000, 33), Kms()));
+  auto honest = catalog_->GetObject("bucket", "one-kms");
+  ASSERT_TRUE(honest);
+  Tamper("one-kms", [&](catalog::Object& object) { object.etag = std::string(32, 'b'); });
+  auto outcome = maintenance_->ReencryptObject(Record("one-kms"), {});
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code(), ErrorCode::kDataLoss);
+}
+
+TEST_F(KeyMaintenanceTest, ASelfCopyAfterAReencryptionKeepsTheKmsEtag) {
+  ASSERT_TRUE(Put("k", Pattern(3000, 41), Kms()));
+  const std::string etag = catalog_->GetObject("bucket", "k")->etag;
+  auto done = maintenance_->ReencryptObject(Record("k"), {});
+  ASSERT_TRUE(done) << done.error().ToString();
+  auto source = store_->OpenObject("bucket", "k", {});
+  ASSERT_TRUE(source);
+  WriteRequest same;
+  same.bucket = "bucket";
+  same.key = "k";
+  same.owner = "owner";
+  same.attributes = {{"x-amz-meta-note", "replaced"}};
+  same.encryption = Kms();
+  auto copied = store_->CopyObject(**source, same);
+  ASSERT_TRUE(copied) << copied.error().ToString();
+  EXPECT_EQ(copied->etag, etag);
+  auto head = store_->HeadObject("bucket", "k", {});
+  ASSERT_TRUE(head) << head.error().ToString();
+  EXPECT_EQ(head->etag, etag);
+}
+
 TEST_F(KeyMaintenanceTest, AWriteDuringAReencryptionIsNeverLost) {
   Bytes original = Pattern(200000, 7);
   ASSERT_TRUE(Put("k", original, S3()));

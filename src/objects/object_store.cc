@@ -201,6 +201,19 @@ Result<std::string> EtagFor(SseMode mode, ByteView dek, const format::ObjectId& 
   return HexEncode(derived);
 }
 
+// The ETag of a multipart object whose parts' plaintext MD5s are `md5s`, in
+// part order: the MD5 of the parts' ETags (raw bytes), then "-N".
+Result<std::string> MultipartEtagFor(SseMode mode, ByteView dek, const format::ObjectId& object_id,
+                                     const std::vector<Bytes>& md5s) {
+  STRONGROOM_ASSIGN_OR_RETURN(auto all, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
+  for (const Bytes& part_md5 : md5s) {
+    STRONGROOM_ASSIGN_OR_RETURN(std::string part_etag, EtagFor(mode, dek, object_id, part_md5));
+    STRONGROOM_RETURN_IF_ERROR(all->Update(*HexDecode(part_etag)));
+  }
+  STRONGROOM_ASSIGN_OR_RETURN(Bytes digest, all->Finish());
+  return HexEncode(digest) + "-" + std::to_string(md5s.size());
+}
+
 // A DEK wrapped for one write or re-wrap.
 struct Wrapped {
   Bytes envelope;
@@ -821,7 +834,8 @@ Result<OpenedRecord> OpenRecord(keys::KeyRing& keys, const catalog::Object& obje
   out.manifest = std::move(*manifest);
   if (out.manifest.plaintext_size() != object.size ||
       out.manifest.streams.size() != object.blobs.size() ||
-      (PartsCount(object.etag) == 0) != (out.manifest.streams[0].part_number == 0)) {
+      (PartsCount(object.etag) == 0) != (out.manifest.streams[0].part_number == 0) ||
+      (PartsCount(object.etag) != 0 && PartsCount(object.etag) != out.manifest.streams.size())) {
     return DataLoss("the catalog record of " + object.bucket + "/" + object.key +
                     " disagrees with its manifest");
   }
@@ -887,23 +901,18 @@ Result<ObjectInfo> RewrapInPlace(catalog::Catalog& catalog, keys::KeyRing& keys,
   const uint32_t parts = PartsCount(record.etag);
   std::optional<Bytes> md5 = reader.md5();
   std::string etag = record.etag;
-  if (parts == 0) {
+  const bool same_family = IsEtagFamilyMd5(old_mode) == IsEtagFamilyMd5(new_mode);
+  if (parts == 0 && !(reader.sealed_etag() && same_family)) {
+    // (A sealed ETag, kept by a re-encryption, stays while the family does.)
     if (!md5) {
       STRONGROOM_ASSIGN_OR_RETURN(auto md5s, StreamMd5s(reader, reader.manifest()));
       md5 = std::move(md5s.front());
     }
     STRONGROOM_ASSIGN_OR_RETURN(etag, EtagFor(new_mode, dek, object_id, *md5));
-  } else if (IsEtagFamilyMd5(old_mode) != IsEtagFamilyMd5(new_mode)) {
+  } else if (parts != 0 && !same_family) {
     // Part ETags change family: recompute them from the parts' MD5s.
     STRONGROOM_ASSIGN_OR_RETURN(auto md5s, StreamMd5s(reader, reader.manifest()));
-    STRONGROOM_ASSIGN_OR_RETURN(auto all, crypto::Digest::Create(crypto::Digest::Algorithm::kMd5));
-    for (const Bytes& part_md5 : md5s) {
-      STRONGROOM_ASSIGN_OR_RETURN(std::string part_etag,
-                                  EtagFor(new_mode, dek, object_id, part_md5));
-      STRONGROOM_RETURN_IF_ERROR(all->Update(*HexDecode(part_etag)));
-    }
-    STRONGROOM_ASSIGN_OR_RETURN(Bytes digest, all->Finish());
-    etag = HexEncode(digest) + "-" + std::to_string(md5s.size());
+    STRONGROOM_ASSIGN_OR_RETURN(etag, MultipartEtagFor(new_mode, dek, object_id, md5s));
   }
 
   // A kept ETag that was sealed (a re-encrypted object's) stays sealed.
@@ -1185,6 +1194,7 @@ Result<ObjectInfo> ObjectStore::Reencrypt(ObjectReader& source,
   format::Manifest manifest{object_id, {}, binding};
   NewBlobs blobs(backend_);
   uint64_t offset = 0;
+  std::vector<Bytes> md5s;  // of each stream's plaintext, as read back
   for (const format::StreamInfo& stream : reader->manifest().streams) {
     std::string blob_name;
     if (stream.part_number == 0) {
@@ -1211,11 +1221,32 @@ Result<ObjectInfo> ObjectStore::Reencrypt(ObjectReader& source,
     STRONGROOM_RETURN_IF_ERROR(blob->Commit());
     blobs.Add(std::move(blob_name));
     manifest.streams.push_back(encrypted.stream);
+    md5s.push_back(encrypted.md5);
     offset += stream.plaintext_size;
   }
   if (offset != record.size) {
     return DataLoss("the manifest of " + record.bucket + "/" + record.key +
                     " disagrees with its size");
+  }
+  // The ETag is about to be sealed, so it must be the true one: verified on
+  // open if it was sealed before, else recomputed here from the data just
+  // read (a multipart ETag was not authenticated until now).
+  if (md5s.empty()) return DataLoss("the manifest of " + record.bucket + "/" + record.key + " is empty");
+  if (!reader->sealed_etag()) {
+    const format::ObjectId old_id = ToObjectId(record.object_id);
+    const bool multipart = PartsCount(record.etag) != 0;
+    std::string expected;
+    if (multipart) {
+      STRONGROOM_ASSIGN_OR_RETURN(
+          expected, MultipartEtagFor(old.facts.mode, reader->dek().reveal(), old_id, md5s));
+    } else {
+      STRONGROOM_ASSIGN_OR_RETURN(
+          expected, EtagFor(old.facts.mode, reader->dek().reveal(), old_id, md5s.front()));
+    }
+    if (expected != record.etag) {
+      return DataLoss("the catalog ETag of " + record.bucket + "/" + record.key +
+                      " does not follow from its data: not re-encrypted");
+    }
   }
 
   catalog::Object object;

@@ -278,8 +278,10 @@ Result<http::Response> GetOrHead(RequestContext& context, bool head) {
   if (*range) {
     first = (*range)->first;
     length = (*range)->length;
-    response.status = 206;
-    if (length > 0) {  // an empty part has no byte range to name
+    // An empty part (or part 1 of an empty object) has no byte range to
+    // name, and a 206 must name one: it is served as a plain 200.
+    if (length > 0) {
+      response.status = 206;
       response.headers.Set("Content-Range", "bytes " + std::to_string(first) + "-" +
                                                 std::to_string(first + length - 1) + "/" +
                                                 std::to_string(info.size));

@@ -242,6 +242,30 @@ class Boto3Test(harness.ServerTestCase):
         self.assertClientError("InvalidRange", 416, self.s3.get_object, Bucket=bucket,
                                Key="e", Range="bytes=0-")
 
+    def test_part_number_reads_of_single_part_objects(self):
+        bucket = self.new_bucket("partno")
+        data = b"a single-part object"
+        self.s3.put_object(Bucket=bucket, Key="one", Body=data)
+        self.s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+        got = self.s3.get_object(Bucket=bucket, Key="one", PartNumber=1)
+        self.assertEqual(got["ResponseMetadata"]["HTTPStatusCode"], 206)
+        self.assertEqual(got["ContentRange"], f"bytes 0-{len(data) - 1}/{len(data)}")
+        self.assertNotIn("PartsCount", got)
+        self.assertEqual(got["Body"].read(), data)
+        self.assertClientError("InvalidPartNumber", 416, self.s3.get_object, Bucket=bucket,
+                               Key="one", PartNumber=2)
+        # An empty object has no byte range to name: a plain 200.
+        empty = self.s3.get_object(Bucket=bucket, Key="empty", PartNumber=1)
+        self.assertEqual(empty["ResponseMetadata"]["HTTPStatusCode"], 200)
+        self.assertNotIn("ContentRange", empty)
+        self.assertEqual(empty["Body"].read(), b"")
+        for bad in ("0", "10001", "x"):
+            resp = harness.signed_request(self.server, "GET", f"/{bucket}/one?partNumber={bad}")
+            self.assertEqual(resp.status, 400, bad)
+            self.assertEqual(resp.code, "InvalidArgument", bad)
+        self.assertClientError("InvalidRequest", 400, self.s3.get_object, Bucket=bucket,
+                               Key="one", PartNumber=1, Range="bytes=0-1")
+
     def test_conditional_get_and_head(self):
         bucket = self.new_bucket("cond")
         data = b"conditional body"
