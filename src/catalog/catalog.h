@@ -128,7 +128,10 @@ struct KmsKey {
   int64_t destroy_ms = 0;       // pending-destroy: when it is due; destroyed: when it happened
   std::string provider_key{};   // provider-backed keys: the provider's key that wraps the KEKs
   bool provider_key_owned = false;      // strongroom created provider_key (so may destroy it)
-  int64_t provider_key_destroyed_ms = 0;  // when provider_key was destroyed at the provider
+  // What became of provider_key once the KMS key was destroyed: "" (not
+  // yet, or not owned), "destroyed", "not-found", or "kept: <reason>".
+  std::string provider_key_outcome{};
+  int64_t provider_key_settled_ms = 0;  // when that outcome was recorded
 };
 
 struct KmsKeyVersion {
@@ -291,10 +294,11 @@ class Catalog {
   virtual Result<void> UpdateKmsKeyState(std::string_view key_id, std::string_view expected_state,
                                          std::string_view state, int64_t destroy_ms) = 0;
   virtual Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) = 0;
-  // Records that the provider key of a destroyed KMS key is gone at its
-  // provider (provider_key_destroyed_ms = now_ms). kNotFound for an unknown
-  // key, kFailedPrecondition unless it is "destroyed".
-  virtual Result<void> MarkKmsProviderKeyDestroyed(std::string_view key_id, int64_t now_ms) = 0;
+  // Records what became of the provider key of a destroyed KMS key
+  // (provider_key_outcome, provider_key_settled_ms = now_ms). kNotFound for
+  // an unknown key, kFailedPrecondition unless it is "destroyed".
+  virtual Result<void> SettleKmsProviderKey(std::string_view key_id, std::string_view outcome,
+                                            int64_t now_ms) = 0;
 
   // Key maintenance. ScanObjects: at most request.limit objects after the
   // cursor in (bucket, key) order (kek_ref of rows without one reads "").

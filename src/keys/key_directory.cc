@@ -183,7 +183,8 @@ Result<KeyInfo> ToInfo(catalog::Catalog& catalog, const catalog::KmsKey& key,
   info.provider = key.provider;
   info.provider_key = key.provider_key;
   info.provider_key_owned = key.provider_key_owned;
-  info.provider_key_destroyed_ms = key.provider_key_destroyed_ms;
+  info.provider_key_outcome = key.provider_key_outcome;
+  info.provider_key_settled_ms = key.provider_key_settled_ms;
   info.destroy_ms = key.destroy_ms;
   return info;
 }

@@ -49,7 +49,10 @@ struct KeyInfo {
   // strongroom created provider_key (`key create --provider` without
   // --provider-key), so destroying this key destroys that one too.
   bool provider_key_owned = false;
-  int64_t provider_key_destroyed_ms = 0;  // when that happened (0: not yet, or not owned)
+  // Once the key is destroyed: what became of that provider key
+  // ("destroyed", "not-found", "kept: <reason>"; empty: not yet) and when.
+  std::string provider_key_outcome;
+  int64_t provider_key_settled_ms = 0;
   int64_t destroy_ms = 0;            // kPendingDestroy: when due; kDestroyed: when done
 };
 
@@ -132,8 +135,9 @@ class KeyDirectory {
   // A provider key another key still uses (one made with --provider-key)
   // waits until that key is destroyed too.
   Result<std::vector<KeyInfo>> ProviderKeysToDestroy();
-  // Records that the provider key of destroyed key `key_id` is gone.
-  Result<void> MarkProviderKeyDestroyed(std::string_view key_id);
+  // Records what became of the provider key of destroyed key `key_id`
+  // (see KeyInfo::provider_key_outcome); it is not offered again.
+  Result<void> SettleProviderKey(std::string_view key_id, std::string_view outcome);
   // The key `key_id` if it may wrap and unwrap now. Otherwise kNotFound
   // (KMS.NotFoundException), kFailedPrecondition with KMS.DisabledException
   // ("<id> is disabled.") or KMS.KMSInvalidStateException (pending deletion,

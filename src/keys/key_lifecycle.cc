@@ -157,7 +157,7 @@ Result<std::vector<KeyInfo>> KeyDirectory::ProviderKeysToDestroy() {
   };
   for (const catalog::KmsKey& key : keys) {
     if (key.state != KeyStateName(KeyState::kDestroyed) || !key.provider_key_owned ||
-        key.provider_key.empty() || key.provider_key_destroyed_ms != 0 || still_used(key)) {
+        key.provider_key.empty() || key.provider_key_settled_ms != 0 || still_used(key)) {
       continue;
     }
     STRONGROOM_ASSIGN_OR_RETURN(KeyInfo info, GetWithoutAliases(key.key_id));
@@ -166,8 +166,8 @@ Result<std::vector<KeyInfo>> KeyDirectory::ProviderKeysToDestroy() {
   return out;
 }
 
-Result<void> KeyDirectory::MarkProviderKeyDestroyed(std::string_view key_id) {
-  return catalog_.MarkKmsProviderKeyDestroyed(key_id, NowMs());
+Result<void> KeyDirectory::SettleProviderKey(std::string_view key_id, std::string_view outcome) {
+  return catalog_.SettleKmsProviderKey(key_id, outcome, NowMs());
 }
 
 Result<KeyInfo> KeyDirectory::Usable(std::string_view key_id) {

@@ -237,9 +237,10 @@ TEST_F(KeyLifecycleTest, OnlyOwnedProviderKeysOfDestroyedKeysAreToDestroy) {
   ASSERT_EQ(due->size(), 1u);  // never a key the operator brought
   EXPECT_EQ((*due)[0].key_id, owned->key_id);
   EXPECT_EQ((*due)[0].provider_key, "uid-1");
-  ASSERT_TRUE(directory_->MarkProviderKeyDestroyed(owned->key_id));
+  ASSERT_TRUE(directory_->SettleProviderKey(owned->key_id, "destroyed"));
   EXPECT_TRUE(directory_->ProviderKeysToDestroy()->empty());
-  EXPECT_GT(directory_->Get(owned->key_id)->provider_key_destroyed_ms, 0);
+  EXPECT_GT(directory_->Get(owned->key_id)->provider_key_settled_ms, 0);
+  EXPECT_EQ(directory_->Get(owned->key_id)->provider_key_outcome, "destroyed");
 
   // A provider key another live key shares waits for that one.
   auto first = directory_->Create("first", "", "pkcs11", "label-x", true);

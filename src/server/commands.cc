@@ -693,11 +693,14 @@ Result<void> RunServe(const ServerSettings& settings, const PassphraseSource& pa
     event.details = {{"phase", "shredded"}};
     RecordOrWarn(audit, event);
   };
+  // Failures that repeat unchanged are said (and audited) once.
+  auto provider_key_retries = std::make_shared<ProviderKeyRetries>();
   job_options.after_sweep = [&settings, directory = stack.directory.get(),
-                             lookup = providers->Lookup(), audit] {
-    for (const ProviderKeyDestruction& step :
-         DestroyProviderKeys(settings, *directory, lookup, audit, "server")) {
-      std::FILE* to = step.settled ? stdout : stderr;
+                             lookup = providers->Lookup(), audit, provider_key_retries] {
+    for (const ProviderKeyDestruction& step : DestroyProviderKeys(
+             settings, *directory, lookup, audit, "server", provider_key_retries.get())) {
+      if (step.repeated) continue;
+      std::FILE* to = step.outcome.empty() ? stderr : stdout;
       std::fprintf(to, "%s\n", DescribeOutcome(step).c_str());
       std::fflush(to);
     }
@@ -1000,13 +1003,23 @@ static Result<void> RunKeyAction(const ServerSettings& settings, const KeyComman
                   info.provider_key.empty() ? ""
                                             : (" (key '" + info.provider_key + "')").c_str());
       if (!info.provider_key.empty()) {
-        std::string origin =
-            !info.provider_key_owned
-                ? "brought by the operator; strongroom never destroys it"
-            : info.provider_key_destroyed_ms != 0
-                ? "created by strongroom; destroyed at the provider " +
-                      FormatTime(info.provider_key_destroyed_ms)
-                : "created by strongroom; destroyed at the provider with this key";
+        std::string origin;
+        if (!info.provider_key_owned) {
+          origin = "not created by strongroom for this key (or created before catalog schema 5): "
+                   "strongroom never destroys it";
+        } else if (info.provider_key_outcome.empty()) {
+          origin = "created by strongroom; destroyed at the provider with this key";
+        } else if (info.provider_key_outcome == "destroyed") {
+          origin = "created by strongroom; destroyed at the provider " +
+                   FormatTime(info.provider_key_settled_ms);
+        } else if (info.provider_key_outcome == "not-found") {
+          origin = "created by strongroom; not found at the provider " +
+                   FormatTime(info.provider_key_settled_ms) +
+                   " (already destroyed, or not visible to the credentials used)";
+        } else {
+          origin = "created by strongroom; " + info.provider_key_outcome + " (" +
+                   FormatTime(info.provider_key_settled_ms) + ")";
+        }
         std::printf("provider key: %s\n", origin.c_str());
       }
       std::printf("created:      %s\n", FormatTime(info.created_ms).c_str());

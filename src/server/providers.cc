@@ -341,12 +341,18 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
     }
     key_name = std::move(*created);
   }
-  STRONGROOM_RETURN_IF_ERROR(Probe(*provider, key_name).map_error([&](Error error) {
-    return error.WithContext("provider '" + provider_id + "' key '" + key_name + "'");
-  }));
-  STRONGROOM_ASSIGN_OR_RETURN(keys::KeyInfo info,
-                              directory.Create(name, description, provider_id, key_name,
-                                               /*provider_key_owned=*/provider_key.empty()));
+  // A provider key made here for a key that then is not created goes again.
+  auto undo = [&](Error error) {
+    if (provider_key.empty()) (void)provider->DestroyKey(key_name);
+    return tl::unexpected(std::move(error));
+  };
+  if (auto probed = Probe(*provider, key_name); !probed) {
+    return undo(probed.error().WithContext("provider '" + provider_id + "' key '" + key_name + "'"));
+  }
+  auto created_info = directory.Create(name, description, provider_id, key_name,
+                                       /*provider_key_owned=*/provider_key.empty());
+  if (!created_info) return undo(created_info.error());
+  keys::KeyInfo info = std::move(*created_info);
   keys::ProviderKeks keks(directory, registry->Lookup());
   auto ensured = keks.Ensure(info, info.current_version);
   if (!ensured) {
@@ -361,49 +367,78 @@ std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& se
                                                        keys::KeyDirectory& directory,
                                                        const keys::ProviderLookup& lookup,
                                                        keys::AuditSink* audit,
-                                                       const std::string& actor) {
+                                                       const std::string& actor,
+                                                       ProviderKeyRetries* retries) {
   std::vector<ProviderKeyDestruction> out;
-  std::optional<keys::ProviderRootInfo> root;
-  if (keys::ProviderRootExists(settings.key_dir)) {
-    auto read = keys::ReadProviderRoot(settings.key_dir);
-    if (!read) return out;  // unsure what wraps the root key: destroy nothing
-    root = std::move(*read);
-  }
   auto due = directory.ProviderKeysToDestroy();
   if (!due) {
     std::fprintf(stderr, "strongroom: listing provider keys to destroy: %s\n",
                  due.error().message().c_str());
     return out;
   }
+  if (due->empty()) return out;
+  std::optional<keys::ProviderRootInfo> root;
+  if (keys::ProviderRootExists(settings.key_dir)) {
+    auto read = keys::ReadProviderRoot(settings.key_dir);
+    if (!read) {
+      // Unsure which key wraps the root key: destroy nothing.
+      std::fprintf(stderr, "strongroom: not destroying provider keys: %s\n",
+                   read.error().message().c_str());
+      return out;
+    }
+    root = std::move(*read);
+  }
   for (keys::KeyInfo& key : *due) {
-    ProviderKeyDestruction step{std::move(key), std::nullopt, false};
+    ProviderKeyDestruction step{std::move(key), "", std::nullopt, false};
     keys::KeyProvider* provider = lookup ? lookup(step.key.provider) : nullptr;
     Result<void> destroyed =
         Unavailable("key provider '" + step.key.provider + "' is not configured here ([provider." +
                     step.key.provider + "])");
     if (root && root->provider == step.key.provider && root->key_name == step.key.provider_key) {
-      destroyed = Unimplemented("it also wraps the root key (root.provider), so it is kept");
+      destroyed = Unimplemented("it also wraps the root key (root.provider)");
     } else if (provider != nullptr) {
       destroyed = provider->DestroyKey(step.key.provider_key);
     }
-    if (!destroyed) step.error = destroyed.error();
-    const bool gone = destroyed || destroyed.error().code() == ErrorCode::kNotFound;
-    const bool impossible = !destroyed && destroyed.error().code() == ErrorCode::kUnimplemented;
-    if (gone || impossible) {
-      auto marked = directory.MarkProviderKeyDestroyed(step.key.key_id);
-      step.settled = marked.has_value();
-      if (!marked) step.error = marked.error();
+    std::string outcome;
+    if (destroyed) {
+      outcome = "destroyed";
+    } else {
+      step.error = destroyed.error();
+      if (destroyed.error().code() == ErrorCode::kNotFound) outcome = "not-found";
+      if (destroyed.error().code() == ErrorCode::kUnimplemented) {
+        outcome = "kept: " + destroyed.error().message();
+      }
     }
-    keys::AuditEvent event;
-    event.operation = keys::audit_op::kKeyDestroy;
-    event.actor = actor;
-    event.key_id = step.key.key_id;
-    event.ok = gone;
-    if (step.error && !gone) event.error = step.error->message();
-    event.details = {{"phase", "provider-key"},
-                     {"provider", step.key.provider},
-                     {"provider_key", step.key.provider_key}};
-    RecordOrWarn(audit, event);
+    if (!outcome.empty()) {
+      auto settled = directory.SettleProviderKey(step.key.key_id, outcome);
+      if (settled) {
+        step.outcome = outcome;
+      } else {
+        step.error = settled.error();
+      }
+    }
+    if (retries != nullptr) {
+      if (step.outcome.empty()) {
+        std::string& last = (*retries)[step.key.key_id];
+        step.repeated = last == step.error->message();
+        last = step.error->message();
+      } else {
+        retries->erase(step.key.key_id);
+      }
+    }
+    if (!step.repeated) {
+      keys::AuditEvent event;
+      event.operation = keys::audit_op::kKeyDestroy;
+      event.actor = actor;
+      event.key_id = step.key.key_id;
+      event.ok = step.outcome == "destroyed" || step.outcome == "not-found";
+      if (!event.ok) event.error = step.error->message();
+      event.details = {{"phase", "provider-key"},
+                       {"provider", step.key.provider},
+                       {"provider_key", step.key.provider_key},
+                       {"outcome", step.outcome.empty() ? "retry" : step.outcome}};
+      RecordOrWarn(audit, event);
+    }
     out.push_back(std::move(step));
   }
   return out;
@@ -412,9 +447,12 @@ std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& se
 std::string DescribeOutcome(const ProviderKeyDestruction& step) {
   std::string which = "key " + step.key.key_id + ": its provider key '" + step.key.provider_key +
                       "' at '" + step.key.provider + "'";
-  if (!step.error) return which + " is destroyed";
-  if (step.error->code() == ErrorCode::kNotFound) return which + " was already gone";
-  if (step.error->code() == ErrorCode::kUnimplemented) {
+  if (step.outcome == "destroyed") return which + " is destroyed";
+  if (step.outcome == "not-found") {
+    return which + " was not found there (already destroyed, or not visible to these "
+                   "credentials)";
+  }
+  if (!step.outcome.empty()) {
     return which + " is not destroyed (" + step.error->message() +
            "); the KEKs it wrapped are deleted from the catalog, but a catalog backup "
            "holding them stays readable while that key exists";

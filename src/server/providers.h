@@ -119,23 +119,27 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
 // provider, each provider key that strongroom created for a KMS key that is
 // now destroyed (KeyDirectory::ProviderKeysToDestroy), so that a copy of
 // the catalog in a backup, which still holds the wrapped KEKs, is useless
-// too. Keys the operator brought (--provider-key) are never touched. Done
-// or already gone (kNotFound) and "cannot be destroyed" (kUnimplemented: a
-// TPM primary key, re-derived from the owner seed) are recorded and
-// audited; other failures (provider down, not configured) are audited and
-// retried at the next call.
+// too. Keys the operator brought (--provider-key) are never offered; one
+// that also wraps the root key (root.provider in settings.key_dir) is kept.
+// Settled, recorded in the catalog and audited: destroyed; not found
+// (already gone, or not visible to these credentials); kept (the provider
+// cannot destroy it, kUnimplemented: a TPM primary key). Anything else
+// (provider down or not configured here) is left for the next call;
+// `retries` (may be null), kept by the caller between calls, makes a
+// failure that repeats unchanged neither audited nor reported again.
 struct ProviderKeyDestruction {
   keys::KeyInfo key;
-  std::optional<Error> error;  // absent: destroyed at the provider
-  bool settled = false;        // recorded; not tried again
+  std::string outcome;         // as recorded ("destroyed", "not-found", "kept: …"); empty: not settled
+  std::optional<Error> error;  // why it is not destroyed (kept or not settled)
+  bool repeated = false;       // the same failure as last time: nothing new to say
 };
-// A provider key that also wraps the root key (root.provider in
-// settings.key_dir) is kept and recorded as such.
+using ProviderKeyRetries = std::map<std::string, std::string>;  // key id -> last failure
 std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& settings,
                                                        keys::KeyDirectory& directory,
                                                        const keys::ProviderLookup& lookup,
                                                        keys::AuditSink* audit,
-                                                       const std::string& actor);
+                                                       const std::string& actor,
+                                                       ProviderKeyRetries* retries = nullptr);
 // One line for the operator about one such step.
 std::string DescribeOutcome(const ProviderKeyDestruction& step);
 

@@ -221,31 +221,43 @@ TEST(DestroyProviderKeysTest, DestroysOwnedKeysKeepsTheRootsAndRetriesFailures) 
   ASSERT_TRUE(directory.DestroyDueKeys());
 
   fake.down = true;  // unreachable: only the root's key settles (nothing to ask)
-  auto first = DestroyProviderKeys(settings, directory, lookup, nullptr, "test");
+  ProviderKeyRetries retries;
+  auto first = DestroyProviderKeys(settings, directory, lookup, nullptr, "test", &retries);
   ASSERT_EQ(first.size(), 3u);  // a, c, d; never b
   for (const auto& step : first) {
-    EXPECT_EQ(step.settled, step.key.key_id == c->key_id) << step.key.key_id;
     ASSERT_TRUE(step.error.has_value());
+    EXPECT_FALSE(step.repeated);
     if (step.key.key_id == c->key_id) {
+      EXPECT_EQ(step.outcome, "kept: it also wraps the root key (root.provider)");
       EXPECT_NE(DescribeOutcome(step).find("root key"), std::string::npos);
     } else {
+      EXPECT_EQ(step.outcome, "") << step.key.key_id;
       EXPECT_NE(DescribeOutcome(step).find("tries again"), std::string::npos);
     }
   }
+  EXPECT_EQ(directory.Get(c->key_id)->provider_key_outcome,
+            "kept: it also wraps the root key (root.provider)");
+  // The same failures again: nothing new to say.
+  auto again = DestroyProviderKeys(settings, directory, lookup, nullptr, "test", &retries);
+  ASSERT_EQ(again.size(), 2u);
+  for (const auto& step : again) EXPECT_TRUE(step.repeated) << step.key.key_id;
+
   fake.down = false;
-  auto second = DestroyProviderKeys(settings, directory, lookup, nullptr, "test");
+  auto second = DestroyProviderKeys(settings, directory, lookup, nullptr, "test", &retries);
   ASSERT_EQ(second.size(), 2u);
   for (const auto& step : second) {
     if (step.key.key_id == a->key_id) {
-      EXPECT_TRUE(step.settled);
-      EXPECT_FALSE(step.error.has_value());
+      EXPECT_EQ(step.outcome, "destroyed");
+      EXPECT_FALSE(step.repeated);
       EXPECT_NE(DescribeOutcome(step).find("is destroyed"), std::string::npos);
     } else {
       EXPECT_EQ(step.key.key_id, d->key_id);
-      EXPECT_FALSE(step.settled);  // its provider is not configured here
+      EXPECT_EQ(step.outcome, "");  // its provider is not configured here
+      EXPECT_TRUE(step.repeated);
       EXPECT_NE(DescribeOutcome(step).find("not configured"), std::string::npos);
     }
   }
+  EXPECT_EQ(directory.Get(a->key_id)->provider_key_outcome, "destroyed");
   EXPECT_TRUE(::strongroom::testing::FailsWith(fake.Wrap(*own, AsBytes(std::string_view("x")), {}),
                                               ErrorCode::kNotFound));
   EXPECT_TRUE(fake.Wrap(*given, AsBytes(std::string_view("x")), {}));

@@ -277,7 +277,7 @@ class ProviderKeyDestructionTest(ProviderTestCase):
         # A key made over an existing provider key shares it and keeps it alive.
         server.key("create", "sharer", "--provider", "pkcs11", "--provider-key", p11_key)
         self.assertRegex(server.key("describe", "alias/sharer").stdout,
-                         r"provider key: brought by the operator")
+                         r"provider key: not created by strongroom")
         self.assertTrue(kmip_key_exists(kmip, kmip_key))
         self.assertIn(p11_key, pkcs11_labels(p11))
 

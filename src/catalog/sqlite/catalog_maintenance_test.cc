@@ -332,22 +332,25 @@ TEST_F(MaintenanceTest, ProviderKeyOwnershipAndItsDestructionAreRecorded) {
   auto owned = catalog_->GetKmsKey("p");
   ASSERT_TRUE(owned);
   EXPECT_TRUE(owned->provider_key_owned);
-  EXPECT_EQ(owned->provider_key_destroyed_ms, 0);
+  EXPECT_EQ(owned->provider_key_outcome, "");
+  EXPECT_EQ(owned->provider_key_settled_ms, 0);
   auto external = catalog_->GetKmsKey("e");
   ASSERT_TRUE(external);
   EXPECT_FALSE(external->provider_key_owned);
 
   // Only once the KMS key itself is destroyed.
-  EXPECT_TRUE(FailsWith(catalog_->MarkKmsProviderKeyDestroyed("p", 5), ErrorCode::kFailedPrecondition));
-  EXPECT_TRUE(FailsWith(catalog_->MarkKmsProviderKeyDestroyed("nope", 5), ErrorCode::kNotFound));
+  EXPECT_TRUE(
+      FailsWith(catalog_->SettleKmsProviderKey("p", "destroyed", 5), ErrorCode::kFailedPrecondition));
+  EXPECT_TRUE(FailsWith(catalog_->SettleKmsProviderKey("nope", "destroyed", 5), ErrorCode::kNotFound));
   ASSERT_OK(catalog_->UpdateKmsKeyState("p", "enabled", "pending-destroy", 10));
   ASSERT_OK(catalog_->DestroyKmsKey("p", 10));
-  ASSERT_OK(catalog_->MarkKmsProviderKeyDestroyed("p", 20));
+  ASSERT_OK(catalog_->SettleKmsProviderKey("p", "kept: a reason", 20));
   auto keys = catalog_->ListKmsKeys();
   ASSERT_TRUE(keys);
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].key_id, "p");
-  EXPECT_EQ((*keys)[0].provider_key_destroyed_ms, 20);
+  EXPECT_EQ((*keys)[0].provider_key_outcome, "kept: a reason");
+  EXPECT_EQ((*keys)[0].provider_key_settled_ms, 20);
   EXPECT_EQ((*keys)[0].provider_key, "kmip-uid-7");  // named still, for the record
 }
 

@@ -156,11 +156,12 @@ ALTER TABLE kms_keys ADD COLUMN provider_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE kms_key_versions ADD COLUMN wrapped BLOB NOT NULL DEFAULT x'';
 )sql",
     // Version 5: whether strongroom created a provider-backed key's provider
-    // key (only then does it destroy that key after the KMS key), and when
-    // it did.
+    // key (only then does it destroy that key after the KMS key), and what
+    // became of it and when.
     R"sql(
 ALTER TABLE kms_keys ADD COLUMN provider_key_owned INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE kms_keys ADD COLUMN provider_key_destroyed_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kms_keys ADD COLUMN provider_key_outcome TEXT NOT NULL DEFAULT '';
+ALTER TABLE kms_keys ADD COLUMN provider_key_settled_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteCatalog::kSchemaVersion);
@@ -248,7 +249,7 @@ constexpr const char* kInsertKmsKey =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 #define STRONGROOM_KMS_KEY_COLUMNS                                                            \
   "key_id, description, state, current_version, created_ms, kind, provider, destroy_ms, " \
-  "provider_key, provider_key_owned, provider_key_destroyed_ms"
+  "provider_key, provider_key_owned, provider_key_outcome, provider_key_settled_ms"
 constexpr const char* kSelectKmsKey =
     "SELECT " STRONGROOM_KMS_KEY_COLUMNS " FROM kms_keys WHERE key_id = ?1";
 constexpr const char* kSelectKmsKeys =
@@ -690,7 +691,8 @@ KmsKey ReadKmsKey(auto& stmt) {
   key.destroy_ms = stmt.Int(7);
   key.provider_key = stmt.Text(8);
   key.provider_key_owned = stmt.Int(9) != 0;
-  key.provider_key_destroyed_ms = stmt.Int(10);
+  key.provider_key_outcome = stmt.Text(10);
+  key.provider_key_settled_ms = stmt.Int(11);
   return key;
 }
 
@@ -1568,8 +1570,8 @@ constexpr const char* kUpdateKmsKeyState =
 constexpr const char* kDeleteKmsKeyVersions = "DELETE FROM kms_key_versions WHERE key_id = ?1";
 constexpr const char* kMarkKmsKeyDestroyed =
     "UPDATE kms_keys SET state = 'destroyed', destroy_ms = ?2 WHERE key_id = ?1";
-constexpr const char* kMarkKmsProviderKeyDestroyed =
-    "UPDATE kms_keys SET provider_key_destroyed_ms = ?2 WHERE key_id = ?1";
+constexpr const char* kSettleKmsProviderKey =
+    "UPDATE kms_keys SET provider_key_outcome = ?2, provider_key_settled_ms = ?3 WHERE key_id = ?1";
 
 // kek_ref filters: ?3 prefix (NULL: any), ?4 excluded kek_ref (NULL: none).
 // The kek_ref terms are expressions, so the planner walks the (bucket, key)
@@ -1729,8 +1731,8 @@ Result<void> SqliteCatalog::DestroyKmsKey(std::string_view key_id, int64_t now_m
   return Ok();
 }
 
-Result<void> SqliteCatalog::MarkKmsProviderKeyDestroyed(std::string_view key_id,
-                                                        int64_t now_ms) {
+Result<void> SqliteCatalog::SettleKmsProviderKey(std::string_view key_id,
+                                                 std::string_view outcome, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   STRONGROOM_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(this, true));
   STRONGROOM_ASSIGN_OR_RETURN(std::optional<KmsKey> key, FindKmsKey(key_id));
@@ -1740,8 +1742,8 @@ Result<void> SqliteCatalog::MarkKmsProviderKeyDestroyed(std::string_view key_id,
                               ", not destroyed");
   }
   {
-    STRONGROOM_ASSIGN_OR_RETURN(Statement mark, Prepare(kMarkKmsProviderKeyDestroyed));
-    STRONGROOM_RETURN_IF_ERROR(mark.Bind(1, key_id).BindInt(2, now_ms).Run());
+    STRONGROOM_ASSIGN_OR_RETURN(Statement mark, Prepare(kSettleKmsProviderKey));
+    STRONGROOM_RETURN_IF_ERROR(mark.Bind(1, key_id).Bind(2, outcome).BindInt(3, now_ms).Run());
   }
   return txn.Commit();
 }

@@ -189,7 +189,8 @@ class SqliteCatalog : public Catalog {
   Result<void> UpdateKmsKeyState(std::string_view key_id, std::string_view expected_state,
                                  std::string_view state, int64_t destroy_ms) override;
   Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) override;
-  Result<void> MarkKmsProviderKeyDestroyed(std::string_view key_id, int64_t now_ms) override;
+  Result<void> SettleKmsProviderKey(std::string_view key_id, std::string_view outcome,
+                                    int64_t now_ms) override;
 
   Result<std::vector<ObjectKeyRecord>> ScanObjects(const ObjectScanRequest& request) override;
   Result<ObjectCount> CountObjects(const ObjectScanRequest& request) override;

@@ -116,8 +116,9 @@ Result<void> KmipProvider::DestroyKey(std::string_view key_name) {
   STRONGROOM_RETURN_IF_ERROR(CheckName("key name", key_name));
   auto revoked = client_->Revoke(key_name, kmip::kRevocationCessationOfOperation);
   // kFailedPrecondition: not Active (never activated, or revoked before);
-  // Destroy decides whether it can go.
-  if (!revoked && revoked.error().code() != ErrorCode::kFailedPrecondition) {
+  // kUnimplemented: a server without Revoke. Destroy decides either way.
+  if (!revoked && revoked.error().code() != ErrorCode::kFailedPrecondition &&
+      revoked.error().code() != ErrorCode::kUnimplemented) {
     return Tagged(revoked);
   }
   return Tagged(client_->Destroy(key_name));
