@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <openssl/bio.h>
@@ -181,14 +182,20 @@ Result<Addresses> Resolve(const std::string& host, uint16_t port, Deadline deadl
     const int ms = MillisUntil(deadline);
     if (ms == 0) {
       if (::gai_cancel(&lookup->request) == EAI_NOTCANCELED) {
-        std::thread([pending = lookup.release()] {
+        auto finish = [](Lookup* pending) {
           gaicb* waiting[] = {&pending->request};
           while (::gai_error(&pending->request) == EAI_INPROGRESS) {
             ::gai_suspend(waiting, 1, nullptr);
           }
           if (pending->request.ar_result != nullptr) ::freeaddrinfo(pending->request.ar_result);
           delete pending;
-        }).detach();
+        };
+        Lookup* pending = lookup.release();
+        try {
+          std::thread(finish, pending).detach();
+        } catch (const std::system_error&) {
+          finish(pending);  // no thread to spare: wait here rather than leak or free early
+        }
       } else if (lookup->request.ar_result != nullptr) {
         ::freeaddrinfo(lookup->request.ar_result);
       }

@@ -90,7 +90,19 @@ std::string FormatAuditEvent(const AuditEvent& event, int64_t now_ms) {
 
 Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(
     const std::string& path, std::chrono::milliseconds sync_interval) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      // A new file: its directory entry must survive power loss too.
+      std::string dir = path.substr(0, path.find_last_of('/') + 1);
+      int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_fd >= 0) {
+        (void)::fsync(dir_fd);
+        ::close(dir_fd);
+      }
+    }
+  }
   if (fd < 0) {
     return tl::unexpected(ErrnoError(errno, "cannot open the audit log '" + path + "'"));
   }
@@ -119,16 +131,30 @@ FileAuditSink::~FileAuditSink() {
 }
 
 Result<void> FileAuditSink::Sync() {
+  if (broken_) return Unavailable(BrokenMessage());
   int rc;
   do {
     rc = ::fdatasync(fd_);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
-    return Unavailable("cannot sync the audit log '" + path_ + "': " +
-                       ErrnoError(errno, "fdatasync").message());
+    // Linux reports a failed writeback once and then forgets it, so a
+    // retry could "succeed" over lost lines: the log stays broken.
+    std::string error = ErrnoError(errno, "fdatasync").message();
+    {
+      std::lock_guard lock(broken_mutex_);
+      if (broken_error_.empty()) broken_error_ = std::move(error);
+    }
+    broken_ = true;
+    return Unavailable(BrokenMessage());
   }
   syncs_.fetch_add(1);
   return Ok();
+}
+
+std::string FileAuditSink::BrokenMessage() const {
+  std::lock_guard lock(broken_mutex_);
+  return "the audit log '" + path_ + "' could not be synced (" + broken_error_ +
+         "): no key is used until the server is restarted";
 }
 
 void FileAuditSink::SyncLoop() {
@@ -140,9 +166,7 @@ void FileAuditSink::SyncLoop() {
     lock.unlock();
     if (auto synced = Sync(); !synced) {
       std::fprintf(stderr, "strongroom: %s\n", synced.error().message().c_str());
-      lock.lock();
-      dirty_ = true;  // try again at the next round
-      continue;
+      return;  // broken for good: Record refuses from now on
     }
     lock.lock();
   }
@@ -151,7 +175,8 @@ void FileAuditSink::SyncLoop() {
 Result<void> FileAuditSink::Record(const AuditEvent& event) {
   std::string line = FormatAuditEvent(event, NowMs());
   line.push_back('\n');
-  std::lock_guard lock(mutex_);
+  if (broken_) return Unavailable(BrokenMessage());
+  std::unique_lock lock(mutex_);
   // One write(2) per line: with O_APPEND the kernel places it at the end as
   // a whole, so concurrent writers (other processes too) do not interleave.
   ByteView rest = AsBytes(line);
@@ -169,6 +194,7 @@ Result<void> FileAuditSink::Record(const AuditEvent& event) {
   // reports success; per-request events are synced in groups.
   const bool per_request = event.operation == audit_op::kWrap ||
                            event.operation == audit_op::kUnwrap;
+  lock.unlock();  // the line is written; other writers need not wait for the disk
   if (!per_request) return Sync();
   {
     std::lock_guard sync_lock(sync_mutex_);

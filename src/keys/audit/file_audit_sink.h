@@ -23,7 +23,9 @@
 // (init, unseal, key.*) are synced (fdatasync) before Record returns; the
 // per-request wrap/unwrap events are synced in groups by a background
 // thread at most `sync_interval` later (and at close), so a read does not
-// wait for the disk.
+// wait for the disk. A failed sync breaks the sink for good: every later
+// Record fails (kUnavailable), so no key is used without a durable trace.
+// A newly created file's directory is synced too.
 
 #include <atomic>
 #include <chrono>
@@ -58,6 +60,7 @@ class FileAuditSink : public AuditSink {
   FileAuditSink(std::string path, int fd, std::chrono::milliseconds sync_interval);
   Result<void> Sync();
   void SyncLoop();
+  std::string BrokenMessage() const;
 
   std::string path_;
   int fd_;
@@ -68,6 +71,10 @@ class FileAuditSink : public AuditSink {
   bool dirty_ = false;  // lines written since the last sync (under sync_mutex_)
   bool stop_ = false;
   std::atomic<uint64_t> syncs_{0};
+  // Set once a sync failed; every later Record fails (kUnavailable).
+  std::atomic<bool> broken_{false};
+  mutable std::mutex broken_mutex_;
+  std::string broken_error_;  // the first failure (under broken_mutex_)
   std::thread syncer_;
 };
 
