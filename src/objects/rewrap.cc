@@ -257,6 +257,13 @@ Result<MaintenanceOutcome> KeyMaintenance::ReencryptObject(const catalog::Object
         reader.error().reason() == "NoSuchKey") {
       return MaintenanceOutcome::kChanged;
     }
+    // Replaced meanwhile (say by an SSE-C write, which cannot be opened
+    // here): the object this job was asked about is gone, not broken.
+    auto now = catalog_.GetObject(record.bucket, record.key);
+    if ((!now && now.error().code() == ErrorCode::kNotFound) ||
+        (now && (now->object_id != current->object_id || now->envelope != current->envelope))) {
+      return MaintenanceOutcome::kChanged;
+    }
     return tl::unexpected(reader.error());
   }
   auto written = store_.Reencrypt(
