@@ -134,7 +134,7 @@ Result<void> FileAuditSink::Sync() {
   if (broken_) return Unavailable(BrokenMessage());
   int rc;
   do {
-    rc = ::fdatasync(fd_);
+    rc = sync_function_.load()(fd_);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     // Linux reports a failed writeback once and then forgets it, so a

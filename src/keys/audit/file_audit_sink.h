@@ -27,6 +27,8 @@
 // Record fails (kUnavailable), so no key is used without a durable trace.
 // A newly created file's directory is synced too.
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -55,6 +57,8 @@ class FileAuditSink : public AuditSink {
   const std::string& path() const { return path_; }
   // fdatasync calls so far (for tests).
   uint64_t syncs() const { return syncs_.load(); }
+  // Tests only: replaces fdatasync(2) (returns 0, or -1 with errno set).
+  void SetSyncFunctionForTesting(int (*sync)(int fd)) { sync_function_ = sync; }
 
  private:
   FileAuditSink(std::string path, int fd, std::chrono::milliseconds sync_interval);
@@ -71,6 +75,7 @@ class FileAuditSink : public AuditSink {
   bool dirty_ = false;  // lines written since the last sync (under sync_mutex_)
   bool stop_ = false;
   std::atomic<uint64_t> syncs_{0};
+  std::atomic<int (*)(int)> sync_function_{&::fdatasync};
   // Set once a sync failed; every later Record fails (kUnavailable).
   std::atomic<bool> broken_{false};
   mutable std::mutex broken_mutex_;
