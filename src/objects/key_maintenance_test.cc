@@ -150,6 +150,19 @@ class KeyMaintenanceTest : public ::testing::Test {
     return store_->CompleteUpload(upload.upload_id, "bucket", key, completed, {});
   }
 
+  // CopyObject of `key` onto itself with new metadata `attributes`.
+  Result<ObjectInfo> CopyOntoItself(const std::string& key, EncryptionRequest encryption,
+                                    Attributes attributes) {
+    STRONGROOM_ASSIGN_OR_RETURN(auto source, store_->OpenObject("bucket", key, {}));
+    WriteRequest same;
+    same.bucket = "bucket";
+    same.key = key;
+    same.owner = "owner";
+    same.attributes = std::move(attributes);
+    same.encryption = encryption;
+    return store_->CopyObject(*source, same);
+  }
+
   // Plaintext [offset, offset + length) of an object.
   Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) {
     STRONGROOM_ASSIGN_OR_RETURN(auto reader, store_->OpenObject("bucket", key, {}));
@@ -357,17 +370,7 @@ TEST_F(KeyMaintenanceTest, ConcurrentOverwritesAndCopiesWinOverARewrap) {
   Bytes newer = Pattern(50, 3);
   ASSERT_TRUE(Put("a", newer, S3()));
   // b is copied onto itself (a new envelope for the same object id) under SSE-S3.
-  {
-    auto reader = store_->OpenObject("bucket", "b", {});
-    ASSERT_TRUE(reader);
-    WriteRequest copy;
-    copy.bucket = "bucket";
-    copy.key = "b";
-    copy.owner = "owner";
-    copy.attributes = {{"x-amz-meta-new", "yes"}};
-    copy.encryption = S3();
-    ASSERT_TRUE(store_->CopyObject(**reader, copy));
-  }
+  ASSERT_TRUE(CopyOntoItself("b", S3(), {{"x-amz-meta-new", "yes"}}));
   ASSERT_EQ(catalog_->GetObject("bucket", "b")->object_id, stale_b.object_id);
 
   auto a = maintenance_->RewrapObject(stale_a);
@@ -532,15 +535,7 @@ TEST_F(KeyMaintenanceTest, ReencryptKeepsTheEtagAndPartLayoutOfMultipartObjects)
 
     // A copy onto itself that keeps the ETag keeps it sealed.
     {
-      auto source = store_->OpenObject("bucket", key, {});
-      ASSERT_TRUE(source);
-      WriteRequest same;
-      same.bucket = "bucket";
-      same.key = key;
-      same.owner = "owner";
-      same.attributes = {{"x-amz-meta-take", "3"}};
-      same.encryption = encryption;
-      auto copied = store_->CopyObject(**source, same);
+      auto copied = CopyOntoItself(key, encryption, {{"x-amz-meta-take", "3"}});
       ASSERT_TRUE(copied) << copied.error().ToString();
       EXPECT_EQ(copied->etag, before->etag);
     }
@@ -675,15 +670,7 @@ TEST_F(KeyMaintenanceTest, ASelfCopyAfterAReencryptionKeepsTheKmsEtag) {
   const std::string etag = catalog_->GetObject("bucket", "k")->etag;
   auto done = maintenance_->ReencryptObject(Record("k"), {});
   ASSERT_TRUE(done) << done.error().ToString();
-  auto source = store_->OpenObject("bucket", "k", {});
-  ASSERT_TRUE(source);
-  WriteRequest same;
-  same.bucket = "bucket";
-  same.key = "k";
-  same.owner = "owner";
-  same.attributes = {{"x-amz-meta-note", "replaced"}};
-  same.encryption = Kms();
-  auto copied = store_->CopyObject(**source, same);
+  auto copied = CopyOntoItself("k", Kms(), {{"x-amz-meta-note", "replaced"}});
   ASSERT_TRUE(copied) << copied.error().ToString();
   EXPECT_EQ(copied->etag, etag);
   auto head = store_->HeadObject("bucket", "k", {});
