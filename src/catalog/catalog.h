@@ -295,8 +295,9 @@ class Catalog {
                                          std::string_view state, int64_t destroy_ms) = 0;
   virtual Result<void> DestroyKmsKey(std::string_view key_id, int64_t now_ms) = 0;
   // Records what became of the provider key of a destroyed KMS key
-  // (provider_key_outcome, provider_key_settled_ms = now_ms). kNotFound for
-  // an unknown key, kFailedPrecondition unless it is "destroyed".
+  // (provider_key_outcome, provider_key_settled_ms = now_ms). The first
+  // outcome stands, except that "destroyed" replaces "not-found". kNotFound
+  // for an unknown key, kFailedPrecondition unless it is "destroyed".
   virtual Result<void> SettleKmsProviderKey(std::string_view key_id, std::string_view outcome,
                                             int64_t now_ms) = 0;
 

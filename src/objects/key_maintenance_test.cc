@@ -634,6 +634,13 @@ TEST_F(KeyMaintenanceTest, ReencryptRefusesToSealAnEtagTheDataDoesNotGive) {
     ASSERT_TRUE(PutMultipart(key, parts, encryption, {}));
     auto honest = catalog_->GetObject("bucket", key);
     ASSERT_TRUE(honest);
+    // Not sealed yet, but its part count must match the manifest already.
+    Tamper(key, [&](catalog::Object& object) {
+      object.etag = honest->etag.substr(0, honest->etag.size() - 1) + "3";
+    });
+    auto miscounted = store_->HeadObject("bucket", key, {});
+    ASSERT_FALSE(miscounted);
+    EXPECT_EQ(miscounted.error().code(), ErrorCode::kDataLoss);
     const std::string planted = std::string(32, 'a') + "-2";
     Tamper(key, [&](catalog::Object& object) { object.etag = planted; });
     std::map<std::string, std::string> blobs_before = Blobs();

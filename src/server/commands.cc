@@ -1008,7 +1008,10 @@ static Result<void> RunKeyAction(const ServerSettings& settings, const KeyComman
           origin = "not created by strongroom for this key (or created before catalog schema 5): "
                    "strongroom never destroys it";
         } else if (info.provider_key_outcome.empty()) {
-          origin = "created by strongroom; destroyed at the provider with this key";
+          origin = info.state == keys::KeyState::kDestroyed
+                       ? "created by strongroom; still at the provider: strongroom serve "
+                         "destroys it at its next sweep (once no other key uses it)"
+                       : "created by strongroom; destroyed at the provider with this key";
         } else if (info.provider_key_outcome == "destroyed") {
           origin = "created by strongroom; destroyed at the provider " +
                    FormatTime(info.provider_key_settled_ms);

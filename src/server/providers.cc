@@ -341,9 +341,20 @@ Result<keys::KeyInfo> CreateProviderBackedKey(const ServerSettings& settings,
     }
     key_name = std::move(*created);
   }
-  // A provider key made here for a key that then is not created goes again.
-  auto undo = [&](Error error) {
-    if (provider_key.empty()) (void)provider->DestroyKey(key_name);
+  // A provider key made here for a key that then is not created goes again
+  // (but never once a key row names it: Create can fail after inserting).
+  auto undo = [&](Error error) -> tl::unexpected<Error> {
+    if (!provider_key.empty()) return tl::unexpected(std::move(error));
+    auto keys = directory.List();
+    const bool named = !keys || std::any_of(keys->begin(), keys->end(), [&](const auto& key) {
+      return key.provider == provider_id && key.provider_key == key_name;
+    });
+    if (named) return tl::unexpected(std::move(error));
+    if (auto removed = provider->DestroyKey(key_name); !removed) {
+      return tl::unexpected(error.WithContext("provider key '" + key_name +
+                                              "' could not be removed again (" +
+                                              removed.error().message() + ")"));
+    }
     return tl::unexpected(std::move(error));
   };
   if (auto probed = Probe(*provider, key_name); !probed) {
@@ -419,9 +430,12 @@ std::vector<ProviderKeyDestruction> DestroyProviderKeys(const ServerSettings& se
     }
     if (retries != nullptr) {
       if (step.outcome.empty()) {
+        // By kind, not wording (a provider in its cool-down words it otherwise).
+        std::string kind = std::to_string(static_cast<int>(step.error->code())) + "/" +
+                           step.error->reason();
         std::string& last = (*retries)[step.key.key_id];
-        step.repeated = last == step.error->message();
-        last = step.error->message();
+        step.repeated = last == kind;
+        last = kind;
       } else {
         retries->erase(step.key.key_id);
       }

@@ -344,13 +344,17 @@ TEST_F(MaintenanceTest, ProviderKeyOwnershipAndItsDestructionAreRecorded) {
   EXPECT_TRUE(FailsWith(catalog_->SettleKmsProviderKey("nope", "destroyed", 5), ErrorCode::kNotFound));
   ASSERT_OK(catalog_->UpdateKmsKeyState("p", "enabled", "pending-destroy", 10));
   ASSERT_OK(catalog_->DestroyKmsKey("p", 10));
+  ASSERT_OK(catalog_->SettleKmsProviderKey("p", "not-found", 20));
+  ASSERT_OK(catalog_->SettleKmsProviderKey("p", "kept: a reason", 25));  // the first stands
+  EXPECT_EQ(catalog_->GetKmsKey("p")->provider_key_outcome, "not-found");
+  ASSERT_OK(catalog_->SettleKmsProviderKey("p", "destroyed", 30));  // but this replaces it
   ASSERT_OK(catalog_->SettleKmsProviderKey("p", "kept: a reason", 20));
   auto keys = catalog_->ListKmsKeys();
   ASSERT_TRUE(keys);
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].key_id, "p");
-  EXPECT_EQ((*keys)[0].provider_key_outcome, "kept: a reason");
-  EXPECT_EQ((*keys)[0].provider_key_settled_ms, 20);
+  EXPECT_EQ((*keys)[0].provider_key_outcome, "destroyed");
+  EXPECT_EQ((*keys)[0].provider_key_settled_ms, 30);
   EXPECT_EQ((*keys)[0].provider_key, "kmip-uid-7");  // named still, for the record
 }
 

@@ -1741,6 +1741,13 @@ Result<void> SqliteCatalog::SettleKmsProviderKey(std::string_view key_id,
     return FailedPrecondition("KMS key " + Quote(key_id) + " is " + key->state +
                               ", not destroyed");
   }
+  // The first outcome stands (two destroyers race: one destroys, the other
+  // finds nothing), except that "destroyed" is the truer word for a
+  // "not-found" the loser recorded first.
+  if (key->provider_key_settled_ms != 0 &&
+      !(outcome == "destroyed" && key->provider_key_outcome == "not-found")) {
+    return Ok();
+  }
   {
     STRONGROOM_ASSIGN_OR_RETURN(Statement mark, Prepare(kSettleKmsProviderKey));
     STRONGROOM_RETURN_IF_ERROR(mark.Bind(1, key_id).Bind(2, outcome).BindInt(3, now_ms).Run());

@@ -131,6 +131,9 @@ FileAuditSink::~FileAuditSink() {
 }
 
 Result<void> FileAuditSink::Sync() {
+  // One sync at a time: Linux reports a failed writeback to one fdatasync
+  // caller only, and a concurrent one must not take its 0 as "durable".
+  std::lock_guard serial(fsync_mutex_);
   if (broken_) return Unavailable(BrokenMessage());
   int rc;
   do {
@@ -185,6 +188,12 @@ Result<void> FileAuditSink::Record(const AuditEvent& event) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : EIO;
+      if (rest.size() != line.size()) {
+        // Part of a line is in the file; the next one would join it.
+        std::lock_guard broken_lock(broken_mutex_);
+        if (broken_error_.empty()) broken_error_ = "a line was cut short";
+        broken_ = true;
+      }
       return Unavailable("cannot append to the audit log '" + path_ + "': " +
                          ErrnoError(err, "write").message());
     }

@@ -23,9 +23,11 @@
 // (init, unseal, key.*) are synced (fdatasync) before Record returns; the
 // per-request wrap/unwrap events are synced in groups by a background
 // thread at most `sync_interval` later (and at close), so a read does not
-// wait for the disk. A failed sync breaks the sink for good: every later
-// Record fails (kUnavailable), so no key is used without a durable trace.
-// A newly created file's directory is synced too.
+// wait for the disk (a wrap/unwrap is thus in the file before the key is
+// used, and on disk within the interval). A failed sync, or a line cut
+// short, breaks the sink for good: every later Record fails (kUnavailable),
+// so no key is used once the trail cannot be vouched for. A newly created
+// file's directory is synced too.
 
 #include <unistd.h>
 
@@ -78,6 +80,7 @@ class FileAuditSink : public AuditSink {
   std::atomic<int (*)(int)> sync_function_{&::fdatasync};
   // Set once a sync failed; every later Record fails (kUnavailable).
   std::atomic<bool> broken_{false};
+  std::mutex fsync_mutex_;  // one fdatasync at a time
   mutable std::mutex broken_mutex_;
   std::string broken_error_;  // the first failure (under broken_mutex_)
   std::thread syncer_;
