@@ -54,6 +54,22 @@ Result<std::string> KmipProvider::CreateKey(std::string_view label) {
   spec.name = std::string(label);
   spec.sensitive = true;  // never to be exported in clear (servers that enforce it)
   STRONGROOM_ASSIGN_OR_RETURN(std::string unique_id, Tagged(client_->CreateSymmetricKey(spec)));
+  // Locate-then-Create is not atomic: another client may have made a key of
+  // this name meanwhile. Look again; whoever sees more than one gives its
+  // own up, so at most one survives (if both see two, neither does, and
+  // the callers retry).
+  auto named = client_->LocateByName(label);
+  if (!named) {
+    (void)client_->Destroy(unique_id);
+    return Tagged<std::string>(tl::unexpected(named.error()));
+  }
+  if (named->size() > 1) {
+    (void)client_->Destroy(unique_id);
+    std::string other = named->front() == unique_id ? named->back() : named->front();
+    return AlreadyExists("kmip: a key named '" + std::string(label) +
+                         "' was created at the same time (unique id '" + other +
+                         "'); this one was destroyed again");
+  }
   auto activated = client_->Activate(unique_id);
   if (!activated) {
     // Do not leave a named Pre-Active key behind to block the label. Best

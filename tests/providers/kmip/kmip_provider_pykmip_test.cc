@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -213,6 +214,41 @@ TEST_F(KmipProviderTest, CreateKeyWithTakenLabelIsAlreadyExists) {
   ASSERT_TRUE(FailsWith(second, ErrorCode::kAlreadyExists));
   EXPECT_NE(second.error().message().find(*first), std::string::npos);
   EXPECT_TRUE(FailsWith(provider_->CreateKey(""), ErrorCode::kInvalidArgument));
+}
+
+TEST_F(KmipProviderTest, RacingCreatorsOfOneLabelLeaveAtMostOneKey) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string label = UniqueLabel("race");
+    constexpr int kRacers = 4;
+    std::vector<std::unique_ptr<KmipProvider>> racers;
+    for (int i = 0; i < kRacers; ++i) racers.push_back(MakeProvider());
+    std::vector<std::optional<Result<std::string>>> results(kRacers);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kRacers; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go) std::this_thread::yield();
+        results[static_cast<size_t>(i)] = racers[static_cast<size_t>(i)]->CreateKey(label);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    int created = 0;
+    for (const auto& result : results) {
+      if (result->has_value()) {
+        ++created;
+      } else {
+        EXPECT_EQ(result->error().code(), ErrorCode::kAlreadyExists) << result->error().ToString();
+      }
+    }
+    auto left = provider_->client().LocateByName(label);
+    ASSERT_TRUE(left.has_value()) << left.error().ToString();
+    EXPECT_LE(created, 1) << "round " << round;
+    EXPECT_EQ(static_cast<int>(left->size()), created) << "round " << round;
+    for (const auto& result : results) {
+      if (result->has_value()) (void)provider_->DestroyKey(**result);
+    }
+  }
 }
 
 TEST_F(KmipProviderTest, WrongAadIsDataLoss) {
