@@ -78,17 +78,23 @@ class KeyMaintenanceTest : public ::testing::Test {
     return request;
   }
 
-  Result<ObjectInfo> Put(const std::string& key, ByteView data, EncryptionRequest encryption,
-                         Attributes attributes = {{"Content-Type", "text/plain"},
-                                                  {"x-amz-meta-color", "blue"}}) {
+  // A write of `key` in "bucket" by "owner".
+  static WriteRequest Request(const std::string& key, EncryptionRequest encryption,
+                              Attributes attributes) {
     WriteRequest request;
     request.bucket = "bucket";
     request.key = key;
     request.owner = "owner";
     request.attributes = std::move(attributes);
     request.encryption = encryption;
+    return request;
+  }
+
+  Result<ObjectInfo> Put(const std::string& key, ByteView data, EncryptionRequest encryption,
+                         Attributes attributes = {{"Content-Type", "text/plain"},
+                                                  {"x-amz-meta-color", "blue"}}) {
     ByteViewSource body(data);
-    return store_->PutObject(request, body);
+    return store_->PutObject(Request(key, encryption, std::move(attributes)), body);
   }
 
   Result<Bytes> Get(const std::string& key, const ReadAccess& access = {}) {
@@ -130,13 +136,8 @@ class KeyMaintenanceTest : public ::testing::Test {
   Result<ObjectInfo> PutMultipart(const std::string& key,
                                   const std::vector<std::pair<uint32_t, Bytes>>& parts,
                                   EncryptionRequest encryption, Attributes attributes) {
-    WriteRequest create;
-    create.bucket = "bucket";
-    create.key = key;
-    create.owner = "owner";
-    create.attributes = std::move(attributes);
-    create.encryption = encryption;
-    STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload, store_->CreateUpload(create));
+    STRONGROOM_ASSIGN_OR_RETURN(catalog::Upload upload,
+                                store_->CreateUpload(Request(key, encryption, std::move(attributes))));
     std::vector<CompletedPart> completed;
     for (const auto& [number, data] : parts) {
       ByteViewSource body(data);
@@ -154,13 +155,7 @@ class KeyMaintenanceTest : public ::testing::Test {
   Result<ObjectInfo> CopyOntoItself(const std::string& key, EncryptionRequest encryption,
                                     Attributes attributes) {
     STRONGROOM_ASSIGN_OR_RETURN(auto source, store_->OpenObject("bucket", key, {}));
-    WriteRequest same;
-    same.bucket = "bucket";
-    same.key = key;
-    same.owner = "owner";
-    same.attributes = std::move(attributes);
-    same.encryption = encryption;
-    return store_->CopyObject(*source, same);
+    return store_->CopyObject(*source, Request(key, encryption, std::move(attributes)));
   }
 
   // Plaintext [offset, offset + length) of an object.
@@ -237,12 +232,7 @@ TEST_F(KeyMaintenanceTest, RotateAndRewrapKeepBlobsAndReadsAndLeaveNoOldVersion)
     content["multi"] = part1;
     content["multi"].insert(content["multi"].end(), part2.begin(), part2.end());
   }
-  WriteRequest pending_request;
-  pending_request.bucket = "bucket";
-  pending_request.key = "pending";
-  pending_request.owner = "owner";
-  pending_request.encryption = Kms();
-  auto pending = store_->CreateUpload(pending_request);
+  auto pending = store_->CreateUpload(Request("pending", Kms(), {}));
   ASSERT_TRUE(pending);
   Bytes pending_part = Pattern(3000, 400);
   {
@@ -574,12 +564,7 @@ TEST_F(KeyMaintenanceTest, ReencryptKeepsSinglePartEtagsAndChecksumsAndTheEtagSt
   for (const auto& [key, encryption] : {std::pair{std::string("kms"), Kms()},
                                         std::pair{std::string("s3"), S3()}}) {
     SCOPED_TRACE(key);
-    WriteRequest request;
-    request.bucket = "bucket";
-    request.key = key;
-    request.owner = "owner";
-    request.attributes = {{"Content-Type", "text/csv"}};
-    request.encryption = encryption;
+    WriteRequest request = Request(key, encryption, {{"Content-Type", "text/csv"}});
     request.checks.checksum_algorithm = aws::ChecksumAlgorithm::kCrc32c;
     ByteViewSource body(data);
     auto put = store_->PutObject(request, body);
