@@ -786,7 +786,22 @@ Result<std::string> Pkcs11Provider::CreateKey(std::string_view label) {
     ck_object_handle_t handle = CK_INVALID_HANDLE;
     ck_rv_t rv = impl.p11->C_GenerateKey(lease.handle, &mech, tmpl, std::size(tmpl), &handle);
     if (rv != CKR_OK) return tl::unexpected(impl.Fail(lease, rv, "C_GenerateKey"));
-    impl.RememberHandle(lease, label, handle);
+    // The lock above covers this process only: another process (a CLI next
+    // to the server) may have made a key of this label meanwhile. Look
+    // again; whoever sees more than one gives its own up, so at most one
+    // survives (if both see two, neither does, and the callers retry).
+    impl.ForgetHandle(label);
+    auto found = impl.FindKey(lease, label);
+    if (!found || *found != handle) {
+      (void)impl.p11->C_DestroyObject(lease.handle, handle);
+      impl.ForgetHandle(label);
+      if (found || found.error().code() == ErrorCode::kFailedPrecondition) {
+        return AlreadyExists("pkcs11 key '" + std::string(label) + "' was created at the same "
+                             "time by another client on token '" + impl.token_label +
+                             "'; this one was destroyed again");
+      }
+      return tl::unexpected(found.error());
+    }
     return std::string(label);
   });
 }

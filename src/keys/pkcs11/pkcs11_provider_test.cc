@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +98,48 @@ TEST_F(Pkcs11Test, CreateKeyTwiceIsAlreadyExists) {
   std::string label = FreshLabel("dup");
   ASSERT_TRUE(provider_->CreateKey(label).has_value());
   EXPECT_TRUE(FailsWith(provider_->CreateKey(label), ErrorCode::kAlreadyExists));
+}
+
+// Two provider instances hold separate locks, as two processes would.
+TEST_F(Pkcs11Test, RacingCreatorsOfOneLabelLeaveAtMostOneKey) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string label = FreshLabel("race");
+    constexpr int kRacers = 3;
+    std::vector<std::unique_ptr<Pkcs11Provider>> racers;
+    for (int i = 0; i < kRacers; ++i) {
+      auto opened = Pkcs11Provider::Open(Options());
+      ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+      racers.push_back(std::move(*opened));
+    }
+    std::vector<std::optional<Result<std::string>>> results(kRacers);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kRacers; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go) std::this_thread::yield();
+        results[static_cast<size_t>(i)] = racers[static_cast<size_t>(i)]->CreateKey(label);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    int created = 0;
+    for (const auto& result : results) {
+      if (result->has_value()) {
+        ++created;
+      } else {
+        EXPECT_EQ(result->error().code(), ErrorCode::kAlreadyExists) << result->error().ToString();
+      }
+    }
+    EXPECT_LE(created, 1) << "round " << round;
+    // What is left is one usable key, or none.
+    auto wrapped = provider_->Wrap(label, Pattern(32, 5), {});
+    if (created == 1) {
+      ASSERT_TRUE(wrapped.has_value()) << wrapped.error().ToString();
+      (void)provider_->DestroyKey(label);
+    } else {
+      EXPECT_TRUE(FailsWith(wrapped, ErrorCode::kNotFound)) << "round " << round;
+    }
+  }
 }
 
 TEST_F(Pkcs11Test, CreateKeyRejectsBadLabels) {
