@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "base/clock.h"
 #include "crypto/random.h"
 
 namespace strongroom::keys {
@@ -45,12 +46,6 @@ tl::unexpected<Error> AliasNotFound(std::string_view reference) {
 tl::unexpected<Error> KmsError(const Error& error, std::string_view reference, bool alias) {
   if (error.code() != ErrorCode::kNotFound) return tl::unexpected(error);
   return alias ? AliasNotFound(reference) : KeyNotFound(reference);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 bool IsHex(char c) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "base/clock.h"
 #include "crypto/random.h"
 #include "keys/key_directory.h"
 
@@ -18,21 +19,6 @@ namespace {
 constexpr size_t kSaltSize = 32;
 constexpr std::string_view kKindCustomer = "customer";
 constexpr std::string_view kInvalidState = "KMS.KMSInvalidStateException";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Iso8601(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 tl::unexpected<Error> InvalidState(std::string message) {
   return tl::unexpected(Error(ErrorCode::kFailedPrecondition, std::move(message))

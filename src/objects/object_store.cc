@@ -7,6 +7,7 @@
 #include <future>
 #include <set>
 
+#include "base/clock.h"
 #include "crypto/constant_time.h"
 #include "crypto/digest.h"
 #include "crypto/random.h"
@@ -25,12 +26,6 @@ namespace {
 
 tl::unexpected<Error> S3Error(ErrorCode code, std::string reason, std::string message) {
   return tl::unexpected(Error(code, std::move(message)).WithReason(std::move(reason)));
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 format::ObjectId ToObjectId(ByteView bytes) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "catalog/sqlite/sqlite_catalog.h"
 #include "crypto/certificate.h"
@@ -32,9 +33,9 @@
 #include "s3/users.h"
 #include "server/audit_log.h"
 #include "server/control.h"
-#include "server/providers.h"
 #include "server/jobs.h"
 #include "server/lifecycle_commands.h"
+#include "server/providers.h"
 #include "server/status.h"
 #include "storage/local/local_backend.h"
 
@@ -210,15 +211,6 @@ Result<crypto::SecretBytes> GeneratePassphrase() {
 std::string EnvOrEmpty(const char* name) {
   const char* value = std::getenv(name);
   return value ? value : "";
-}
-
-std::string FormatTime(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
 }
 
 std::string Join(const std::vector<std::string>& items, const char* separator) {
@@ -929,7 +921,7 @@ void PrintKeyTable(const std::vector<keys::KeyInfo>& keys) {
       {"KEY ID", "STATE", "ALIASES", "CREATED", "DESCRIPTION"}};
   for (const auto& key : keys) {
     rows.push_back({key.key_id, StateName(key.state), AliasesText(key),
-                    FormatTime(key.created_ms), key.description});
+                    Iso8601(key.created_ms), key.description});
   }
   std::vector<size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows) {
@@ -1014,18 +1006,18 @@ static Result<void> RunKeyAction(const ServerSettings& settings, const KeyComman
                        : "created by strongroom; destroyed at the provider with this key";
         } else if (info.provider_key_outcome == "destroyed") {
           origin = "created by strongroom; destroyed at the provider " +
-                   FormatTime(info.provider_key_settled_ms);
+                   Iso8601(info.provider_key_settled_ms);
         } else if (info.provider_key_outcome == "not-found") {
           origin = "created by strongroom; not found at the provider " +
-                   FormatTime(info.provider_key_settled_ms) +
+                   Iso8601(info.provider_key_settled_ms) +
                    " (already destroyed, or not visible to the credentials used)";
         } else {
           origin = "created by strongroom; " + info.provider_key_outcome + " (" +
-                   FormatTime(info.provider_key_settled_ms) + ")";
+                   Iso8601(info.provider_key_settled_ms) + ")";
         }
         std::printf("provider key: %s\n", origin.c_str());
       }
-      std::printf("created:      %s\n", FormatTime(info.created_ms).c_str());
+      std::printf("created:      %s\n", Iso8601(info.created_ms).c_str());
       std::printf("description:  %s\n", info.description.c_str());
       std::printf("grantees:     %s\n",
                   info.aws_managed ? "every access key (no grant needed)"

@@ -8,18 +8,13 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "crypto/random.h"
 
 namespace strongroom::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::string> NewJobId() {
   STRONGROOM_ASSIGN_OR_RETURN(Bytes id, crypto::RandomBytes(6));

@@ -10,9 +10,10 @@
 #include <map>
 #include <thread>
 
+#include "base/clock.h"
 #include "objects/key_maintenance.h"
-#include "server/control.h"
 #include "server/audit_log.h"
+#include "server/control.h"
 #include "server/jobs.h"
 #include "server/providers.h"
 #include "server/status.h"
@@ -29,15 +30,6 @@ std::string ControlPath(const ServerSettings& settings) {
 
 std::string CatalogPath(const ServerSettings& settings) {
   return settings.data_dir + "/catalog.db";
-}
-
-std::string Iso8601(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
 }
 
 std::string Named(const keys::KeyInfo& info) {

@@ -9,23 +9,10 @@
 #include <map>
 #include <utility>
 
+#include "base/clock.h"
+
 namespace strongroom::server {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Iso8601(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 // "strongroom:<key id>/<version>" → key id, version.
 bool ParseKekRef(std::string_view kek_ref, std::string& key_id, uint32_t& version) {

@@ -10,16 +10,11 @@
 #include <ctime>
 
 #include "base/bytes.h"
+#include "base/clock.h"
 #include "base/file.h"
 
 namespace strongroom::keys {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Rfc3339(int64_t ms) {
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
