@@ -3,9 +3,12 @@
 
 // Small helpers shared by the unit tests.
 
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +16,22 @@
 #include "base/result.h"
 
 namespace strongroom::testing {
+
+// Runs fn(0) ... fn(n - 1) on n threads released at the same moment (a
+// race on purpose); returns when all have finished.
+template <class F>
+void RunAtOnce(int n, F fn) {
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&go, &fn, i] {
+      while (!go) std::this_thread::yield();
+      fn(i);
+    });
+  }
+  go = true;
+  for (auto& thread : threads) thread.join();
+}
 
 // EXPECT_TRUE(FailsWith(result, ErrorCode::kDataLoss)): fails with a message
 // naming what happened instead.

@@ -223,16 +223,9 @@ TEST_F(KmipProviderTest, RacingCreatorsOfOneLabelLeaveAtMostOneKey) {
     std::vector<std::unique_ptr<KmipProvider>> racers;
     for (int i = 0; i < kRacers; ++i) racers.push_back(MakeProvider());
     std::vector<std::optional<Result<std::string>>> results(kRacers);
-    std::atomic<bool> go{false};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kRacers; ++i) {
-      threads.emplace_back([&, i] {
-        while (!go) std::this_thread::yield();
-        results[static_cast<size_t>(i)] = racers[static_cast<size_t>(i)]->CreateKey(label);
-      });
-    }
-    go = true;
-    for (auto& t : threads) t.join();
+    strongroom::testing::RunAtOnce(kRacers, [&](int i) {
+      results[static_cast<size_t>(i)] = racers[static_cast<size_t>(i)]->CreateKey(label);
+    });
     int created = 0;
     for (const auto& result : results) {
       if (result->has_value()) {
