@@ -114,6 +114,15 @@ class Json {
   bool first_ = true;
 };
 
+// part / whole, or null when there is nothing to share out.
+void ShareOrNull(Json& json, uint64_t part, uint64_t whole) {
+  if (whole == 0) {
+    json.Null();
+  } else {
+    json.Real(static_cast<double>(part) / static_cast<double>(whole));
+  }
+}
+
 std::string Percent(uint64_t part, uint64_t whole) {
   if (whole == 0) return "-";
   char text[16];
@@ -285,11 +294,7 @@ std::string RenderStatusJson(const Status& status) {
   json.Key("bytes").Num(status.bytes);
   json.Key("current_version").Num(status.objects_current);
   json.Key("current_share");
-  if (status.objects == 0) {
-    json.Null();
-  } else {
-    json.Real(static_cast<double>(status.objects_current) / static_cast<double>(status.objects));
-  }
+  ShareOrNull(json, status.objects_current, status.objects);
   json.Key("sse_c_count").Num(status.sse_c_objects);
   json.Key("sse_c_bytes").Num(status.sse_c_bytes);
   json.Key("other_count").Num(status.other_objects);
@@ -314,11 +319,7 @@ std::string RenderStatusJson(const Status& status) {
     json.Key("bytes").Num(key.bytes);
     json.Key("objects_current_version").Num(key.objects_current);
     json.Key("current_share");
-    if (key.objects == 0) {
-      json.Null();
-    } else {
-      json.Real(static_cast<double>(key.objects_current) / static_cast<double>(key.objects));
-    }
+    ShareOrNull(json, key.objects_current, key.objects);
     bool destroyed = key.state == keys::KeyStateName(keys::KeyState::kDestroyed);
     json.Key("shredded_objects").Num(destroyed ? key.objects : 0);
     json.Key("shredded_bytes").Num(destroyed ? key.bytes : 0);
